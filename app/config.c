@@ -1,0 +1,374 @@
+/*
+ * The configuration table. Every key micromoment owns is one row here; a key
+ * that is not in the table and has no "mm." prefix belongs to librdkafka.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef enum {
+    MM_CT_STR,  /* char[] of the field's size */
+    MM_CT_I64,  /* int64_t */
+    MM_CT_U32,  /* uint32_t */
+    MM_CT_U64,  /* uint64_t */
+    MM_CT_SIZE, /* size_t */
+    MM_CT_DBL,  /* double */
+    MM_CT_ENUM  /* int: index into values "a|b|c" */
+} mm_conf_type_t;
+
+typedef struct mm_conf_key_s {
+    const char *name;
+    mm_conf_type_t type;
+    size_t offset;
+    size_t size; /* MM_CT_STR: capacity */
+    double min, max;
+    const char *values; /* MM_CT_ENUM: "a|b" */
+    const char *def;    /* default, as text */
+    const char *help;
+} mm_conf_key_t;
+
+#define F(field) offsetof(mm_config_t, field), sizeof(((mm_config_t *)0)->field)
+#define MS_MAX 86400000.0 * 365
+
+static const mm_conf_key_t conf_keys[] = {
+    {"mm.input.topics", MM_CT_STR, F(input_topics), 0, 0, NULL, "events",
+     "Input topics, comma-separated (-i)."},
+    {"mm.output.topic", MM_CT_STR, F(output_topic), 0, 0, NULL, "micro-moments",
+     "Topic the moments are written to (-o), keyed by user_id."},
+    {"mm.dlq.topic", MM_CT_STR, F(dlq_topic), 0, 0, NULL, "micro-moments.dlq",
+     "Dead-letter topic: bad records, unchanged, with headers naming the error."},
+    {"mm.lexicon.dir", MM_CT_STR, F(lexicon_dir), 0, 0, NULL, "",
+     "Folder of lexicon files (*.tsv); empty: the installed lexicons."},
+    {"mm.delivery", MM_CT_ENUM, F(delivery), 0, 0, "at-least-once", "at-least-once",
+     "Delivery guarantee: an input offset is committed only after every output "
+     "it caused is acknowledged."},
+    {"mm.input.format", MM_CT_ENUM, F(input_format), 0, 0, "auto|json", "auto",
+     "Input encoding, told apart per message when auto."},
+    {"mm.output.format", MM_CT_ENUM, F(output_format), 0, 0, "json", "json",
+     "Output encoding."},
+    {"mm.log.level", MM_CT_ENUM, F(log_level), 0, 0, "error|warn|info|debug", "info",
+     "Lowest level of log lines written to stderr."},
+    {"mm.commit.interval.ms", MM_CT_I64, F(commit_interval_ms), 10, 3600000, NULL,
+     "1000", "How often acknowledged input offsets are committed."},
+    {"mm.shutdown.timeout.ms", MM_CT_I64, F(shutdown_timeout_ms), 100, 600000,
+     NULL, "30000",
+     "Longest wait for outstanding outputs at shutdown or revoke; past it the "
+     "unacknowledged offsets stay uncommitted (they are re-read)."},
+    {"mm.inflight.per.partition", MM_CT_I64, F(inflight_per_partition), 16,
+     16777216, NULL, "65536",
+     "Input records per partition whose outputs may be unacknowledged at once; "
+     "consumption waits when it is reached."},
+    {"mm.state.max.users", MM_CT_U32, F(state.max_users), 16, 100000000, NULL,
+     "200000", "Users tracked per input partition; past it the oldest is evicted."},
+    {"mm.state.ttl.ms", MM_CT_I64, F(state.ttl_ms), 1000, MS_MAX, NULL, "1800000",
+     "A user with no event for this long (event time) is forgotten."},
+    {"mm.state.seed", MM_CT_U64, F(state.seed), 0, 1.8e19, NULL, "0",
+     "Seed of the user-id hash; 0 picks a random one at start."},
+    {"mm.rapid.window.ms", MM_CT_I64, F(rules.rapid_window_ms), 1000, MS_MAX, NULL,
+     "120000", "Rapid repeated queries: the window."},
+    {"mm.rapid.min.queries", MM_CT_U32, F(rules.rapid_min_queries), 2, 64, NULL, "3",
+     "Rapid repeated queries: queries within the window."},
+    {"mm.burst.window.ms", MM_CT_I64, F(rules.burst_window_ms), 1000, MS_MAX, NULL,
+     "600000", "Location burst: the window."},
+    {"mm.burst.min.pings", MM_CT_U32, F(rules.burst_min_pings), 2, 64, NULL, "3",
+     "Location burst: pings or place-seeking queries within window and radius."},
+    {"mm.burst.radius.m", MM_CT_DBL, F(rules.burst_radius_m), 1, 100000, NULL, "500",
+     "Location burst: the radius in metres."},
+    {"mm.friction.slow.page.ms", MM_CT_I64, F(rules.slow_page_ms), 100, 600000,
+     NULL, "3000", "Friction: a page slower than this."},
+    {"mm.friction.bounce.ms", MM_CT_I64, F(rules.bounce_ms), 100, 3600000, NULL,
+     "10000", "Friction: leaving a page within this is a bounce."},
+    {"mm.cart.window.ms", MM_CT_I64, F(rules.cart_after_buy_ms), 1000, MS_MAX, NULL,
+     "1800000", "A cart add or purchase this soon after a buy query is attributed to it."},
+    {"mm.lateness.ms", MM_CT_I64, F(rules.allowed_lateness_ms), 0, MS_MAX, NULL,
+     "60000", "Event-time disorder accepted by the windows."},
+    {"mm.min.confidence", MM_CT_DBL, F(rules.min_confidence), 0, 1, NULL, "0.25",
+     "A query whose best score is below this yields no moment."},
+    {"mm.max.record.bytes", MM_CT_SIZE, F(limits.max_record_bytes), 64, 67108864,
+     NULL, "1048576", "Larger records go to the dead-letter topic."},
+    {"mm.max.field.bytes", MM_CT_SIZE, F(limits.max_field_bytes), 16, 1048576, NULL,
+     "8192", "A record with a longer string field goes to the dead-letter topic."},
+    {"mm.max.depth", MM_CT_U32, F(limits.max_depth), 1, 256, NULL, "16",
+     "A record nesting deeper goes to the dead-letter topic."},
+};
+#undef F
+
+#define N_KEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+static const mm_conf_key_t *find_key(const char *name) {
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(conf_keys[i].name, name) == 0)
+            return &conf_keys[i];
+    return NULL;
+}
+
+/* Index of value in "a|b|c", or -1. */
+static int enum_index(const char *values, const char *value) {
+    size_t vlen = strlen(value);
+    int idx = 0;
+    for (const char *p = values; *p; idx++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == vlen && strncmp(p, value, len) == 0)
+            return idx;
+        if (!bar)
+            break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+const char *mm_config_enum_name(const char *key, int value) {
+    static __thread char name[64];
+    const mm_conf_key_t *k = find_key(key);
+    if (!k || k->type != MM_CT_ENUM)
+        return "?";
+    const char *p = k->values;
+    for (int i = 0; i < value && p; i++) {
+        p = strchr(p, '|');
+        if (p)
+            p++;
+    }
+    if (!p)
+        return "?";
+    size_t len = strcspn(p, "|");
+    if (len >= sizeof(name))
+        len = sizeof(name) - 1;
+    memcpy(name, p, len);
+    name[len] = '\0';
+    return name;
+}
+
+static bool parse_number(const char *value, double *out) {
+    if (!*value)
+        return false;
+    char *end;
+    errno = 0;
+    double d = strtod(value, &end);
+    if (errno || *end || isnan(d))
+        return false;
+    *out = d;
+    return true;
+}
+
+static mm_conf_res_t set_ours(mm_config_t *cfg, const mm_conf_key_t *k,
+                              const char *value, char *errstr, size_t errstr_size) {
+    char *field = (char *)cfg + k->offset;
+    if (k->type == MM_CT_STR) {
+        if (strlen(value) >= k->size) {
+            snprintf(errstr, errstr_size, "%s: value longer than %zu bytes", k->name,
+                     k->size - 1);
+            return MM_CONF_INVALID;
+        }
+        memcpy(field, value, strlen(value) + 1);
+        return MM_CONF_OK;
+    }
+    if (k->type == MM_CT_ENUM) {
+        int idx = enum_index(k->values, value);
+        if (idx < 0) {
+            snprintf(errstr, errstr_size, "%s: '%s' is not one of %s", k->name, value,
+                     k->values);
+            return MM_CONF_INVALID;
+        }
+        *(int *)field = idx;
+        return MM_CONF_OK;
+    }
+    double d;
+    bool integral = k->type != MM_CT_DBL;
+    if (!parse_number(value, &d) || (integral && d != floor(d)) || d < k->min ||
+        d > k->max) {
+        snprintf(errstr, errstr_size, "%s: '%s' is not %s in [%.17g, %.17g]", k->name,
+                 value, integral ? "a whole number" : "a number", k->min, k->max);
+        return MM_CONF_INVALID;
+    }
+    switch (k->type) {
+    case MM_CT_I64: *(int64_t *)field = (int64_t)d; break;
+    case MM_CT_U32: *(uint32_t *)field = (uint32_t)d; break;
+    case MM_CT_U64: *(uint64_t *)field = strtoull(value, NULL, 10); break;
+    case MM_CT_SIZE: *(size_t *)field = (size_t)d; break;
+    default: *(double *)field = d; break;
+    }
+    return MM_CONF_OK;
+}
+
+mm_conf_res_t mm_config_set(mm_config_t *cfg, const char *key, const char *value,
+                            char *errstr, size_t errstr_size) {
+    const mm_conf_key_t *k = find_key(key);
+    if (k)
+        return set_ours(cfg, k, value, errstr, errstr_size);
+    if (strncmp(key, "mm.", 3) == 0) {
+        snprintf(errstr, errstr_size,
+                 "%s: unknown key (run `micromoment run --help-config` for the list)",
+                 key);
+        return MM_CONF_UNKNOWN;
+    }
+    char rkerr[512];
+    rd_kafka_conf_res_t res = rd_kafka_conf_set(cfg->kafka, key, value, rkerr,
+                                                sizeof(rkerr));
+    if (res == RD_KAFKA_CONF_OK)
+        return MM_CONF_OK;
+    snprintf(errstr, errstr_size, "%s: %s", key, rkerr);
+    return res == RD_KAFKA_CONF_UNKNOWN ? MM_CONF_UNKNOWN : MM_CONF_INVALID;
+}
+
+bool mm_config_init(mm_config_t *cfg) {
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->kafka = rd_kafka_conf_new();
+    if (!cfg->kafka)
+        return false;
+    mm_rules_conf_defaults(&cfg->rules);
+    mm_state_conf_defaults(&cfg->state);
+    mm_decode_limits_defaults(&cfg->limits);
+    char errstr[512];
+    for (size_t i = 0; i < N_KEYS; i++) {
+        /* The table's defaults win over the modules' own, so that the help
+         * text and the behaviour cannot disagree. */
+        if (set_ours(cfg, &conf_keys[i], conf_keys[i].def, errstr, sizeof(errstr)) !=
+            MM_CONF_OK) {
+            fprintf(stderr, "internal: bad default: %s\n", errstr);
+            abort();
+        }
+    }
+    return true;
+}
+
+void mm_config_destroy(mm_config_t *cfg) {
+    if (cfg->kafka)
+        rd_kafka_conf_destroy(cfg->kafka);
+    cfg->kafka = NULL;
+}
+
+static char *trim(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+                       end[-1] == '\r'))
+        *--end = '\0';
+    return s;
+}
+
+mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path, char *errstr,
+                                  size_t errstr_size) {
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return MM_CONF_INVALID;
+    }
+    char line[4096];
+    int lineno = 0;
+    mm_conf_res_t res = MM_CONF_OK;
+    while (res == MM_CONF_OK && fgets(line, sizeof(line), fp)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(errstr, errstr_size, "%s:%d: expected KEY=VALUE", path, lineno);
+            res = MM_CONF_INVALID;
+            break;
+        }
+        *eq = '\0';
+        char inner[1024];
+        res = mm_config_set(cfg, trim(s), trim(eq + 1), inner, sizeof(inner));
+        if (res != MM_CONF_OK)
+            snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, inner);
+    }
+    fclose(fp);
+    return res;
+}
+
+mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size) {
+    char value[512];
+    size_t size = sizeof(value);
+    if (rd_kafka_conf_get(cfg->kafka, "bootstrap.servers", value, &size) !=
+            RD_KAFKA_CONF_OK ||
+        !*value) {
+        snprintf(errstr, errstr_size,
+                 "bootstrap.servers: not set (use -b BROKERS or -X bootstrap.servers=...)");
+        return MM_CONF_INVALID;
+    }
+    if (!*cfg->input_topics) {
+        snprintf(errstr, errstr_size, "mm.input.topics: empty (use -i TOPIC)");
+        return MM_CONF_INVALID;
+    }
+    if (!*cfg->output_topic) {
+        snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
+        return MM_CONF_INVALID;
+    }
+    return MM_CONF_OK;
+}
+
+static bool key_is_secret(const char *name) {
+    return strstr(name, "password") || strstr(name, "secret") ||
+           strstr(name, "sasl.oauthbearer.config") || strstr(name, ".key.pem") ||
+           strstr(name, "ssl.key");
+}
+
+static void print_value(const mm_config_t *cfg, const mm_conf_key_t *k, FILE *out) {
+    const char *field = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case MM_CT_STR: fprintf(out, "%s", field); break;
+    case MM_CT_ENUM: fprintf(out, "%s", mm_config_enum_name(k->name, *(const int *)field)); break;
+    case MM_CT_I64: fprintf(out, "%" PRId64, *(const int64_t *)field); break;
+    case MM_CT_U32: fprintf(out, "%" PRIu32, *(const uint32_t *)field); break;
+    case MM_CT_U64: fprintf(out, "%" PRIu64, *(const uint64_t *)field); break;
+    case MM_CT_SIZE: fprintf(out, "%zu", *(const size_t *)field); break;
+    case MM_CT_DBL: fprintf(out, "%g", *(const double *)field); break;
+    }
+}
+
+void mm_config_print(const mm_config_t *cfg, FILE *out) {
+    for (size_t i = 0; i < N_KEYS; i++) {
+        fprintf(out, "%s=", conf_keys[i].name);
+        print_value(cfg, &conf_keys[i], out);
+        fputc('\n', out);
+    }
+    size_t cnt;
+    const char **kv = rd_kafka_conf_dump(cfg->kafka, &cnt);
+    for (size_t i = 0; i + 1 < cnt; i += 2) {
+        /* Only what differs from librdkafka's defaults is of interest. */
+        rd_kafka_conf_t *def = rd_kafka_conf_new();
+        char dv[1024];
+        size_t dsize = sizeof(dv);
+        bool same = rd_kafka_conf_get(def, kv[i], dv, &dsize) == RD_KAFKA_CONF_OK &&
+                    strcmp(dv, kv[i + 1]) == 0;
+        rd_kafka_conf_destroy(def);
+        if (!same)
+            fprintf(out, "%s=%s\n", kv[i], key_is_secret(kv[i]) ? "[masked]" : kv[i + 1]);
+    }
+    rd_kafka_conf_dump_free(kv, cnt);
+}
+
+static const char *type_name(const mm_conf_key_t *k) {
+    switch (k->type) {
+    case MM_CT_STR: return "string";
+    case MM_CT_ENUM: return k->values;
+    case MM_CT_DBL: return "number";
+    default: return "integer";
+    }
+}
+
+void mm_config_print_help(FILE *out, bool markdown) {
+    if (markdown)
+        fputs("| key | type | default | range | meaning |\n|---|---|---|---|---|\n", out);
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const mm_conf_key_t *k = &conf_keys[i];
+        char range[64] = "";
+        if (k->type != MM_CT_STR && k->type != MM_CT_ENUM)
+            snprintf(range, sizeof(range), "%.15g .. %.15g", k->min, k->max);
+        if (markdown)
+            fprintf(out, "| `%s` | %s | `%s` | %s | %s |\n", k->name, type_name(k),
+                    k->def, range, k->help);
+        else
+            fprintf(out, "  %-28s %s (default %s%s%s)\n      %s\n", k->name, type_name(k),
+                    *k->def ? k->def : "\"\"", *range ? ", " : "", range, k->help);
+    }
+}

@@ -1,0 +1,78 @@
+/*
+ * Configuration: one table (config.c) declares every key micromoment owns,
+ * with its type, bounds, default and help. Parsing, validation, --help and
+ * the printed configuration all read that table. Keys without the "mm."
+ * prefix are librdkafka's and go to rd_kafka_conf_set() unchanged.
+ */
+#ifndef MM_CONFIG_H
+#define MM_CONFIG_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../classifier/classifier.h"
+#include "../consumer/consumer.h"
+
+typedef enum { MM_DELIVERY_AT_LEAST_ONCE } mm_delivery_t;
+typedef enum { MM_INPUT_AUTO, MM_INPUT_JSON } mm_input_format_t;
+typedef enum { MM_OUTPUT_JSON } mm_output_format_t;
+
+typedef struct mm_config_s {
+    char input_topics[1024]; /* comma-separated */
+    char output_topic[256];
+    char dlq_topic[256];
+    char lexicon_dir[1024];
+    int delivery;      /* mm_delivery_t */
+    int input_format;  /* mm_input_format_t */
+    int output_format; /* mm_output_format_t */
+    int log_level;     /* index into the level names */
+    int64_t commit_interval_ms;
+    int64_t shutdown_timeout_ms;
+    int64_t inflight_per_partition;
+    mm_rules_conf_t rules;
+    mm_state_conf_t state;
+    mm_decode_limits_t limits;
+    bool exit_on_eof;
+    /* librdkafka's keys, including bootstrap.servers and group.id */
+    rd_kafka_conf_t *kafka;
+} mm_config_t;
+
+typedef enum {
+    MM_CONF_OK,
+    MM_CONF_UNKNOWN, /* no such key */
+    MM_CONF_INVALID  /* known key, bad value */
+} mm_conf_res_t;
+
+/** @brief Defaults for every key; @returns false on allocation failure. */
+bool mm_config_init(mm_config_t *cfg);
+void mm_config_destroy(mm_config_t *cfg);
+
+/**
+ * @brief Set one key, ours ("mm.") or librdkafka's.
+ * @returns MM_CONF_OK, or the failure with a message naming the key and what
+ *          is allowed in errstr.
+ */
+mm_conf_res_t mm_config_set(mm_config_t *cfg, const char *key, const char *value,
+                            char *errstr, size_t errstr_size);
+
+/**
+ * @brief Read KEY=VALUE lines from @p path ('#' comments, blank lines) and
+ * set each. @returns MM_CONF_OK or the first failure, naming file and line.
+ */
+mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path,
+                                  char *errstr, size_t errstr_size);
+
+/** @brief Checks that need every key: required keys, cross-key rules. */
+mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size);
+
+/** @brief Print every mm. key with its value (secrets masked) to @p out. */
+void mm_config_print(const mm_config_t *cfg, FILE *out);
+
+/** @brief Print the key table as help text or as Markdown (docs). */
+void mm_config_print_help(FILE *out, bool markdown);
+
+/** @brief Names of the enum keys' values ("at-least-once", ...). */
+const char *mm_config_enum_name(const char *key, int value);
+
+#endif

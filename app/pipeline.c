@@ -1,0 +1,288 @@
+#include "pipeline.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MM_MOMENTS_PER_EVENT 4
+
+struct mm_pipeline_s {
+    const mm_config_t *cfg;
+    const mm_rules_t *rules;
+    mm_sink_t *sink;
+    mm_pipeline_moment_hook *hook;
+    void *hook_ctx;
+    mm_pipeline_explain_hook *explain_hook;
+    void *explain_ctx;
+    mm_scratch_t scratch;
+    char *encode_buf;
+    size_t encode_cap;
+    bool failed;
+    char fail_reason[512];
+    mm_pipeline_counters_t counters;
+    mm_moment_t moments[MM_MOMENTS_PER_EVENT];
+    mm_task_t tasks[MM_TASKS_MAX];
+};
+
+/*
+ * An output's opaque names its record: task slot (12 bits), the slot's
+ * generation (8 bits) and the tracker ticket (44 bits, 17e12 records per
+ * task). Packing it into the pointer avoids allocating a context per output.
+ */
+#define TICKET_BITS 44
+#define GEN_BITS 8
+
+static void *opaque_pack(size_t slot, uint8_t gen, uint64_t ticket) {
+    uint64_t v = ((uint64_t)slot << (TICKET_BITS + GEN_BITS)) |
+                 ((uint64_t)gen << TICKET_BITS) | (ticket & ((1ull << TICKET_BITS) - 1));
+    return (void *)(uintptr_t)v;
+}
+
+int64_t mm_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+mm_pipeline_t *mm_pipeline_new(const mm_config_t *cfg, const mm_rules_t *rules,
+                               char *errstr, size_t errstr_size) {
+    mm_pipeline_t *pipe = calloc(1, sizeof(*pipe));
+    if (!pipe)
+        goto fail;
+    pipe->cfg = cfg;
+    pipe->rules = rules;
+    /* Unescaped strings are never longer than the record they come from. */
+    pipe->scratch.cap = cfg->limits.max_record_bytes;
+    pipe->scratch.buf = malloc(pipe->scratch.cap);
+    /* A moment repeats at most four bounded fields of its event (ids,
+     * session, query) plus bounded signals. */
+    pipe->encode_cap = 6 * cfg->limits.max_field_bytes + 16384;
+    pipe->encode_buf = malloc(pipe->encode_cap);
+    if (!pipe->scratch.buf || !pipe->encode_buf)
+        goto fail;
+    return pipe;
+fail:
+    snprintf(errstr, errstr_size, "out of memory for the pipeline");
+    mm_pipeline_destroy(pipe);
+    return NULL;
+}
+
+void mm_pipeline_destroy(mm_pipeline_t *pipe) {
+    if (!pipe)
+        return;
+    for (size_t i = 0; i < MM_TASKS_MAX; i++)
+        if (pipe->tasks[i].in_use)
+            mm_pipeline_task_close(pipe, &pipe->tasks[i]);
+    mm_sink_destroy(pipe->sink);
+    free(pipe->scratch.buf);
+    free(pipe->encode_buf);
+    free(pipe);
+}
+
+void mm_pipeline_set_sink(mm_pipeline_t *pipe, mm_sink_t *sink) { pipe->sink = sink; }
+mm_sink_t *mm_pipeline_sink(mm_pipeline_t *pipe) { return pipe->sink; }
+
+void mm_pipeline_set_hook(mm_pipeline_t *pipe, mm_pipeline_moment_hook *hook,
+                          void *hook_ctx) {
+    pipe->hook = hook;
+    pipe->hook_ctx = hook_ctx;
+}
+
+static void fail(mm_pipeline_t *pipe, const char *fmt, const char *detail) {
+    if (pipe->failed)
+        return;
+    pipe->failed = true;
+    snprintf(pipe->fail_reason, sizeof(pipe->fail_reason), fmt, detail);
+}
+
+void mm_pipeline_ack(void *opaque, mm_err_t err, const char *reason, void *cb_ctx) {
+    mm_pipeline_t *pipe = cb_ctx;
+    uint64_t v = (uint64_t)(uintptr_t)opaque;
+    size_t slot = (size_t)(v >> (TICKET_BITS + GEN_BITS));
+    uint8_t gen = (uint8_t)(v >> TICKET_BITS);
+    uint64_t ticket = v & ((1ull << TICKET_BITS) - 1);
+    mm_task_t *task = &pipe->tasks[slot];
+    if (!task->in_use || task->generation != gen)
+        return; /* the partition was revoked; its offsets are not ours now */
+    if (err != MM_ERR_OK) {
+        /* The record stays held: its offset is never committed. */
+        fail(pipe, "an output could not be delivered: %s", reason ? reason : mm_err_str(err));
+        return;
+    }
+    pipe->counters.acked++;
+    mm_offsets_release(task->offsets, ticket);
+}
+
+void mm_pipeline_set_explain(mm_pipeline_t *pipe, mm_pipeline_explain_hook *hook,
+                             void *hook_ctx) {
+    pipe->explain_hook = hook;
+    pipe->explain_ctx = hook_ctx;
+}
+
+mm_task_t *mm_pipeline_task_find(mm_pipeline_t *pipe, const char *topic,
+                                 int32_t partition) {
+    for (size_t i = 0; i < MM_TASKS_MAX; i++) {
+        mm_task_t *t = &pipe->tasks[i];
+        if (t->in_use && t->partition == partition && strcmp(t->topic, topic) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+mm_task_t *mm_pipeline_task_open(mm_pipeline_t *pipe, const char *topic,
+                                 int32_t partition) {
+    mm_task_t *t = mm_pipeline_task_find(pipe, topic, partition);
+    if (t)
+        return t;
+    for (size_t i = 0; i < MM_TASKS_MAX; i++) {
+        t = &pipe->tasks[i];
+        if (t->in_use)
+            continue;
+        snprintf(t->topic, sizeof(t->topic), "%s", topic);
+        t->partition = partition;
+        t->eof = false;
+        t->committed = -1;
+        t->generation++;
+        t->state = mm_state_new(&pipe->cfg->state);
+        t->offsets = mm_offsets_new((size_t)pipe->cfg->inflight_per_partition);
+        if (!t->state || !t->offsets) {
+            mm_state_destroy(t->state);
+            mm_offsets_destroy(t->offsets);
+            t->state = NULL;
+            t->offsets = NULL;
+            return NULL;
+        }
+        t->in_use = true;
+        return t;
+    }
+    return NULL;
+}
+
+void mm_pipeline_task_close(mm_pipeline_t *pipe, mm_task_t *task) {
+    (void)pipe;
+    mm_state_destroy(task->state);
+    mm_offsets_destroy(task->offsets);
+    task->state = NULL;
+    task->offsets = NULL;
+    task->in_use = false;
+}
+
+mm_task_t *mm_pipeline_task_next(mm_pipeline_t *pipe, mm_task_t *prev) {
+    size_t i = prev ? (size_t)(prev - pipe->tasks) + 1 : 0;
+    for (; i < MM_TASKS_MAX; i++)
+        if (pipe->tasks[i].in_use)
+            return &pipe->tasks[i];
+    return NULL;
+}
+
+size_t mm_pipeline_inflight(mm_pipeline_t *pipe) {
+    size_t n = 0;
+    for (mm_task_t *t = mm_pipeline_task_next(pipe, NULL); t;
+         t = mm_pipeline_task_next(pipe, t))
+        n += mm_offsets_inflight(t->offsets);
+    return n;
+}
+
+static mm_err_t write_dead(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
+                           uint64_t ticket, mm_str_t key, mm_str_t value,
+                           mm_source_t source, int64_t record_ts, mm_err_t err,
+                           const char *reason) {
+    mm_dead_letter_t dl = {
+        .key = key,
+        .value = value,
+        .err = err,
+        .reason = reason,
+        .source = source,
+        .source_ts = record_ts,
+        .time_ms = mm_now_ms(),
+    };
+    pipe->counters.dead_out[err]++;
+    mm_offsets_hold(task->offsets, ticket);
+    return pipe->sink->ops->write_dead(pipe->sink->ctx, &dl, opaque);
+}
+
+static mm_err_t write_moments(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
+                              uint64_t ticket, size_t n) {
+    int64_t detected = mm_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        const mm_moment_t *m = &pipe->moments[i];
+        size_t len = mm_moment_to_json(m, detected, pipe->encode_buf, pipe->encode_cap);
+        if (len == 0)
+            return MM_ERR_FULL; /* cannot happen with bounded fields */
+        pipe->counters.moments_out[m->type]++;
+        mm_offsets_hold(task->offsets, ticket);
+        mm_err_t err = pipe->sink->ops->write_moment(pipe->sink->ctx, m->event->user_id,
+                                                     pipe->encode_buf, len, opaque);
+        if (err != MM_ERR_OK)
+            return err;
+        if (pipe->hook)
+            pipe->hook(m, pipe->encode_buf, len, pipe->hook_ctx);
+    }
+    return MM_ERR_OK;
+}
+
+mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
+                             mm_str_t value, int64_t offset, int64_t record_ts) {
+    uint64_t ticket;
+    if (mm_offsets_begin(task->offsets, offset, &ticket) != MM_ERR_OK)
+        return MM_ERR_FULL;
+    pipe->counters.records_in++;
+    void *opaque = opaque_pack((size_t)(task - pipe->tasks), task->generation, ticket);
+    mm_source_t source = {{task->topic, strlen(task->topic)}, task->partition, offset};
+    char reason[256];
+    mm_err_t err;
+    mm_event_t ev;
+    if (value.len > pipe->cfg->limits.max_record_bytes) {
+        snprintf(reason, sizeof(reason), "record of %zu bytes, the bound is %zu", value.len,
+                 pipe->cfg->limits.max_record_bytes);
+        err = write_dead(pipe, task, opaque, ticket, key, value, source, record_ts,
+                         MM_ERR_TOO_LARGE, reason);
+        goto done;
+    }
+    pipe->scratch.used = 0;
+    reason[0] = '\0';
+    err = mm_decode_json(value.p, value.len, &pipe->cfg->limits, &pipe->scratch, &ev,
+                         reason, sizeof(reason));
+    if (err != MM_ERR_OK) {
+        err = write_dead(pipe, task, opaque, ticket, key, value, source, record_ts, err,
+                         reason);
+        goto done;
+    }
+    ev.source = source;
+    if (!ev.has_ts && record_ts >= 0) {
+        ev.ts = record_ts;
+        ev.has_ts = true;
+    }
+    size_t n = MM_MOMENTS_PER_EVENT;
+    if (pipe->explain_hook) {
+        mm_explain_t explain;
+        mm_classify(pipe->rules, task->state, &ev, pipe->moments, &n, &explain);
+        pipe->explain_hook(&ev, &explain, n ? &pipe->moments[0] : NULL, pipe->explain_ctx);
+        err = MM_ERR_OK;
+    } else {
+        mm_classify(pipe->rules, task->state, &ev, pipe->moments, &n, NULL);
+        err = write_moments(pipe, task, opaque, ticket, n);
+    }
+done:
+    if (err != MM_ERR_OK) {
+        char detail[320];
+        snprintf(detail, sizeof(detail), "%s [%" PRId32 "] offset %" PRId64, task->topic,
+                 task->partition, offset);
+        fail(pipe, "could not write the output of %s", detail);
+        return err; /* the record keeps its hold: never committed */
+    }
+    mm_offsets_release(task->offsets, ticket);
+    return MM_ERR_OK;
+}
+
+bool mm_pipeline_failed(const mm_pipeline_t *pipe, const char **why) {
+    if (why)
+        *why = pipe->fail_reason;
+    return pipe->failed;
+}
+
+const mm_pipeline_counters_t *mm_pipeline_counters(const mm_pipeline_t *pipe) {
+    return &pipe->counters;
+}

@@ -1,0 +1,265 @@
+/*
+ * micromoment classifier: events in, micro-moments out.
+ *
+ * Pure C with no I/O on the classify path, no clock reads and no allocation
+ * per event (shaped like picohttpparser): the caller owns every buffer, an
+ * event holds views into the caller's payload, and moments are written into a
+ * caller array whose count is in/out. Allocation happens only when rules are
+ * loaded and when per-user state is created (mm_state_new), both off the hot
+ * path.
+ *
+ * Two objects:
+ *   mm_rules_t  immutable once built (lexicons, thresholds). Safe to share
+ *               between any number of threads; swapped whole on reload.
+ *   mm_state_t  per-user state of one task (one input partition). Used by one
+ *               thread at a time.
+ */
+#ifndef MM_CLASSIFIER_H
+#define MM_CLASSIFIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+
+#define MM_VERSION "0.1.0"
+
+/** A borrowed view of bytes; p == NULL means absent or JSON null. */
+typedef struct mm_str_s {
+    const char *p;
+    size_t len;
+} mm_str_t;
+
+#define MM_STR_LIT(s) ((mm_str_t){(s), sizeof(s) - 1})
+
+/* ----------------------------------------------------------------- events */
+
+#define MM_EVENT_TYPE_MAP(X)                                                   \
+    X(QUERY, "query")                                                          \
+    X(PAGE_VIEW, "page_view")                                                  \
+    X(CLICK, "click")                                                          \
+    X(SCROLL, "scroll")                                                        \
+    X(ADD_TO_CART, "add_to_cart")                                              \
+    X(PURCHASE, "purchase")                                                    \
+    X(LOCATION, "location")                                                    \
+    X(APP_OPEN, "app_open")
+
+typedef enum {
+#define MM__EV_ENUM(name, text) MM_EVENT_##name,
+    MM_EVENT_TYPE_MAP(MM__EV_ENUM)
+#undef MM__EV_ENUM
+    MM_EVENT__COUNT
+} mm_event_type_t;
+
+/** @brief Contract name of @p type ("add_to_cart"). */
+const char *mm_event_type_name(mm_event_type_t type);
+/** @brief Parse a contract type name; false when unknown. */
+bool mm_event_type_parse(const char *s, size_t len, mm_event_type_t *type);
+
+/** Where a record came from; also the input of moment_id. */
+typedef struct mm_source_s {
+    mm_str_t topic;
+    int32_t partition;
+    int64_t offset;
+} mm_source_t;
+
+/**
+ * A decoded input event. Strings are views into the record (or into the
+ * decoder's scratch when the JSON string had escapes); they live as long as
+ * the record. Optional numeric fields carry a has_ flag.
+ */
+typedef struct mm_event_s {
+    mm_event_type_t type;
+    mm_str_t event_id;
+    mm_str_t user_id; /* never empty after decoding */
+    mm_str_t session_id;
+    mm_str_t query;
+    mm_str_t device;
+    mm_str_t channel;
+    mm_str_t lang; /* a hint; may be absent */
+    mm_str_t url;
+    int64_t ts; /* event time, epoch ms: `ts` or the Kafka timestamp */
+    double lat, lon;
+    int64_t page_load_ms;
+    int32_t tz_offset_min;
+    bool has_ts, has_geo, has_page_load_ms, has_tz_offset;
+    int8_t in_store; /* -1 absent, 0 false, 1 true */
+    mm_source_t source;
+} mm_event_t;
+
+/** @brief Reset @p ev to "every field absent". */
+void mm_event_init(mm_event_t *ev);
+
+/* ---------------------------------------------------------------- moments */
+
+typedef enum {
+    MM_MOMENT_KNOW,
+    MM_MOMENT_GO,
+    MM_MOMENT_DO,
+    MM_MOMENT_BUY,
+    MM_MOMENT__COUNT
+} mm_moment_type_t;
+
+/** @brief "know", "go", "do", "buy". */
+const char *mm_moment_type_name(mm_moment_type_t type);
+bool mm_moment_type_parse(const char *s, size_t len, mm_moment_type_t *type);
+
+typedef enum {
+    MM_STAGE_AWARENESS,
+    MM_STAGE_CONSIDERATION,
+    MM_STAGE_DECISION,
+    MM_STAGE_POST_PURCHASE,
+    MM_STAGE__COUNT
+} mm_journey_stage_t;
+
+const char *mm_journey_stage_name(mm_journey_stage_t stage);
+
+/** The seed table's row for a moment type (static strings). */
+typedef struct mm_strategy_s {
+    const char *goal;
+    const char *content;
+    const char *horizon;
+} mm_strategy_t;
+
+const mm_strategy_t *mm_moment_strategy(mm_moment_type_t type);
+
+/**
+ * One signal that fired. Which optional parts are present is in has_*.
+ * name is a static string; value and lang are static or point into the rules
+ * (valid while the mm_rules_t that produced them lives) or into the event.
+ */
+typedef struct mm_signal_s {
+    const char *name;  /* "keyword", "rapid_queries", "location_burst", ... */
+    mm_str_t value;    /* e.g. the phrase that matched; p == NULL: none */
+    const char *lang;  /* NULL: none */
+    int64_t count;     /* has_count */
+    int64_t window_ms; /* has_window */
+    double number;     /* has_number: a weight, a distance, a duration */
+    bool has_count, has_window, has_number;
+} mm_signal_t;
+
+#define MM_SIGNALS_MAX 16
+
+typedef struct mm_moment_s {
+    mm_moment_type_t type;
+    float confidence;               /* 0..1 */
+    float scores[MM_MOMENT__COUNT]; /* 0..1, every type */
+    mm_journey_stage_t stage;
+    int8_t local_hour;         /* 0..23, -1 unknown */
+    uint8_t ordinal;           /* index among the moments of one event */
+    const mm_event_t *event;   /* borrowed: the event that triggered it */
+    uint32_t n_signals;
+    mm_signal_t signals[MM_SIGNALS_MAX];
+} mm_moment_t;
+
+/* ------------------------------------------------------------------ rules */
+
+typedef struct mm_rules_s mm_rules_t;
+
+/** A store geofence: a circle; a position inside it is "in store". */
+typedef struct mm_geofence_s {
+    double lat, lon; /* degrees */
+    double radius_m;
+} mm_geofence_t;
+
+#define MM_GEOFENCES_MAX 64
+
+/** Behavioural thresholds; mm_rules_conf_defaults() gives sane values. */
+typedef struct mm_rules_conf_s {
+    int64_t rapid_window_ms;      /* rapid repeated queries: window T */
+    uint32_t rapid_min_queries;   /* ... and count N */
+    int64_t burst_window_ms;      /* location burst: window T */
+    uint32_t burst_min_pings;     /* ... count K */
+    double burst_radius_m;        /* ... radius R */
+    int64_t slow_page_ms;         /* friction: a page slower than this */
+    int64_t bounce_ms;            /* friction: leave within this */
+    int64_t cart_after_buy_ms;    /* a cart/purchase this soon after a buy query */
+    int64_t allowed_lateness_ms;  /* event-time disorder accepted */
+    double min_confidence;        /* below this a query yields no moment */
+    int64_t friction_carry_ms;    /* slow page / bounce ride on the next
+                                     moment this soon after */
+    uint32_t n_geofences;         /* stores: a position inside one is */
+    mm_geofence_t geofences[MM_GEOFENCES_MAX]; /* "in store" */
+} mm_rules_conf_t;
+
+void mm_rules_conf_defaults(mm_rules_conf_t *conf);
+
+/**
+ * @brief Build rules from every lexicon file (*.tsv) in @p lexicon_dir.
+ * @returns the rules, or NULL with a message naming file and line in errstr.
+ * @locality any thread; the result is immutable and shareable.
+ */
+mm_rules_t *mm_rules_load(const char *lexicon_dir, const mm_rules_conf_t *conf,
+                          char *errstr, size_t errstr_size);
+void mm_rules_destroy(mm_rules_t *rules);
+
+/* ------------------------------------------------------------------ state */
+
+typedef struct mm_state_s mm_state_t;
+
+typedef struct mm_state_conf_s {
+    uint32_t max_users; /* hard cap: the oldest user is evicted past it */
+    int64_t ttl_ms;     /* a user idle this long (event time) is dropped */
+    uint64_t seed;      /* hash seed for user ids */
+} mm_state_conf_t;
+
+void mm_state_conf_defaults(mm_state_conf_t *conf);
+
+/**
+ * @brief Preallocate the per-user table of one task.
+ * @returns NULL on allocation failure.
+ * @locality used by one thread at a time.
+ */
+mm_state_t *mm_state_new(const mm_state_conf_t *conf);
+void mm_state_destroy(mm_state_t *state);
+/** @brief Drop every user (partition revoked). */
+void mm_state_clear(mm_state_t *state);
+
+typedef struct mm_state_stats_s {
+    uint64_t users;
+    uint64_t evicted_cap;
+    uint64_t expired_ttl;
+    size_t bytes_per_user;
+} mm_state_stats_t;
+
+void mm_state_stats(const mm_state_t *state, mm_state_stats_t *stats);
+
+/**
+ * @brief Hint that an event of @p user_id will be classified soon: starts
+ * loading its state into the cache. Results never depend on it. Call it for
+ * the event about 8 ahead of the one being classified in a batch; records
+ * are prefetched in two steps (bucket now, record 4 calls later), which
+ * hides most of the two memory round trips per event at millions of users.
+ * @locality the thread that owns @p state.
+ */
+void mm_state_prefetch(mm_state_t *state, mm_str_t user_id);
+
+/* --------------------------------------------------------------- classify */
+
+/**
+ * Optional explanation of one classification, filled even when no moment
+ * comes out (for `classify --explain`).
+ */
+typedef struct mm_explain_s {
+    float scores[MM_MOMENT__COUNT];
+    const char *lang; /* detected or hinted language, NULL when unknown */
+    bool lang_inferred;
+    uint32_t n_signals;
+    mm_signal_t signals[MM_SIGNALS_MAX];
+} mm_explain_t;
+
+/**
+ * @brief Classify one event, updating the user's state.
+ * @param moments caller array; *n_moments is its capacity on entry and the
+ *        number written on return (0 when the event has no moment).
+ * @param explain optional, may be NULL.
+ * @returns MM_ERR_OK; MM_ERR_FULL when the array was too small (the moments
+ *          that fit are written).
+ * @locality the thread that owns @p state; @p rules may be shared.
+ */
+mm_err_t mm_classify(const mm_rules_t *rules, mm_state_t *state,
+                     const mm_event_t *ev, mm_moment_t *moments,
+                     size_t *n_moments, mm_explain_t *explain);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * Loading and validating lexicon files (lexicons/<lang>.tsv; the format is
+ * described at the top of each file). Every row is checked, and the first
+ * bad one fails the load with "<path>:<line>: <what>", so a typo never ships
+ * as a silently ignored row. Runs at load time only: allocation is fine.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lexicon_int.h"
+
+#define MM__LINE_MAX 1024 /* bytes of one lexicon line */
+#define MM__FILES_MAX 64
+
+static const char *const class_names[] = {
+#define MM__LEX_NAME(name, text, help) text,
+    MM_LEX_CLASS_MAP(MM__LEX_NAME)
+#undef MM__LEX_NAME
+};
+
+const char *mm__lex_class_name(mm_lex_class_t cls) {
+    return (unsigned)cls < MM_LEX__COUNT ? class_names[cls] : "unknown";
+}
+
+int mm__lexicon_lang_index(const mm_lexicon_t *lex, const char *code,
+                           size_t len) {
+    for (size_t i = 0; i < lex->n_langs; i++)
+        if (strlen(lex->langs[i]) == len && memcmp(lex->langs[i], code, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+void mm__lexicon_destroy(struct mm_lexicon_s *lex) {
+    if (!lex)
+        return;
+    for (size_t i = 0; i < lex->n_entries; i++)
+        free((char *)lex->entries[i].phrase);
+    free(lex->entries);
+    mm__matcher_destroy(lex->matcher);
+    free(lex);
+}
+
+static bool utf8_valid(const char *s, size_t n) {
+    const uint8_t *p = (const uint8_t *)s;
+    for (size_t i = 0; i < n;) {
+        uint8_t b = p[i];
+        size_t need = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3
+                                : (b >> 3) == 30 ? 4 : 0;
+        if (need == 0 || b == 0xC0 || b == 0xC1 || b > 0xF4 || i + need > n)
+            return false;
+        for (size_t k = 1; k < need; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+        if ((b == 0xE0 && p[i + 1] < 0xA0) || (b == 0xED && p[i + 1] > 0x9F) ||
+            (b == 0xF0 && p[i + 1] < 0x90) || (b == 0xF4 && p[i + 1] > 0x8F))
+            return false;
+        i += need;
+    }
+    return true;
+}
+
+static bool parse_class(const char *s, mm_lex_class_t *cls) {
+    for (int i = 0; i < MM_LEX__COUNT; i++)
+        if (strcmp(class_names[i], s) == 0) {
+            *cls = (mm_lex_class_t)i;
+            return true;
+        }
+    return false;
+}
+
+static bool parse_weight(const char *s, float *w) {
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (end == s || *end != '\0' || errno != 0 || !isfinite(d) || d <= 0.0 ||
+        d > 1.0)
+        return false;
+    *w = (float)d;
+    return true;
+}
+
+/* One row "phrase\tclass\tweight" (line without its newline). Returns
+ * false with the reason in why. */
+static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
+                    char *line, uint32_t lineno, char *why, size_t why_size) {
+    char *fields[4];
+    size_t n = 0;
+    for (char *p = line;; p++) {
+        if (n < 4)
+            fields[n] = p;
+        n++;
+        p = strchr(p, '\t');
+        if (!p)
+            break;
+        *p = '\0';
+    }
+    if (n != 3) {
+        snprintf(why, why_size,
+                 "expected 3 tab-separated fields (phrase, class, weight), got %zu",
+                 n);
+        return false;
+    }
+    const char *phrase = fields[0];
+    size_t phrase_len = strlen(phrase);
+    mm_lex_class_t cls;
+    float weight;
+    if (!utf8_valid(phrase, phrase_len)) {
+        snprintf(why, why_size, "phrase is not valid UTF-8");
+        return false;
+    }
+    if (!parse_class(fields[1], &cls)) {
+        snprintf(why, why_size, "unknown class '%.40s'", fields[1]);
+        return false;
+    }
+    if (!parse_weight(fields[2], &weight)) {
+        snprintf(why, why_size, "weight '%.40s' is not a number in (0, 1]",
+                 fields[2]);
+        return false;
+    }
+    mm_fold_t *fold = malloc(sizeof(*fold));
+    if (!fold) {
+        snprintf(why, why_size, "out of memory");
+        return false;
+    }
+    mm__fold(phrase, phrase_len, fold);
+    uint16_t n_words = fold->n_tokens;
+    uint32_t state = 0;
+    bool added = n_words > 0 && !fold->truncated &&
+                 mm__matcher_add(lex->matcher, fold->buf, fold->len,
+                                 (uint32_t)lex->n_entries, &state);
+    free(fold);
+    if (n_words == 0) {
+        snprintf(why, why_size, "phrase '%.60s' has no words", phrase);
+        return false;
+    }
+    if (!added) {
+        snprintf(why, why_size, "phrase too long or out of memory");
+        return false;
+    }
+    /* Duplicate: the same folded phrase twice in one file (another language
+     * may have it too: "restaurant" is en, da and de). */
+    for (size_t i = first_of_file; i < lex->n_entries; i++) {
+        if (lex->entries[i].state == state) {
+            snprintf(why, why_size, "duplicate phrase '%.60s' (first at line %u)",
+                     phrase, lex->entries[i].line);
+            return false;
+        }
+    }
+    if (lex->n_entries == lex->cap_entries) {
+        size_t cap = lex->cap_entries ? lex->cap_entries * 2 : 1024;
+        mm_lex_entry_t *e = realloc(lex->entries, cap * sizeof(*e));
+        if (!e) {
+            snprintf(why, why_size, "out of memory");
+            return false;
+        }
+        lex->entries = e;
+        lex->cap_entries = cap;
+    }
+    char *copy = strdup(phrase);
+    if (!copy) {
+        snprintf(why, why_size, "out of memory");
+        return false;
+    }
+    lex->entries[lex->n_entries++] = (mm_lex_entry_t){
+        .phrase = copy,
+        .phrase_len = (uint32_t)phrase_len,
+        .state = state,
+        .line = lineno,
+        .weight = weight,
+        .cls = (uint8_t)cls,
+        .lang = lang,
+        .n_words = (uint8_t)(n_words > 255 ? 255 : n_words),
+    };
+    return true;
+}
+
+static bool load_file(mm_lexicon_t *lex, const char *path, const char *name,
+                      char *errstr, size_t errstr_size) {
+    /* The language is the file name: "da.tsv" -> "da". */
+    size_t stem = strlen(name) - 4;
+    bool ok_name = stem >= 2 && stem <= 3;
+    for (size_t i = 0; i < stem && ok_name; i++)
+        ok_name = name[i] >= 'a' && name[i] <= 'z';
+    if (!ok_name) {
+        snprintf(errstr, errstr_size,
+                 "%s: file name must be <lang>.tsv with a 2 or 3 letter "
+                 "lower-case language code",
+                 path);
+        return false;
+    }
+    if (mm__lexicon_lang_index(lex, name, stem) >= 0)
+        return true; /* cannot happen: one file per name */
+    if (lex->n_langs == MM_LEX_LANGS_MAX) {
+        snprintf(errstr, errstr_size, "%s: more than %d languages", path,
+                 MM_LEX_LANGS_MAX);
+        return false;
+    }
+    uint8_t lang = (uint8_t)lex->n_langs;
+    memcpy(lex->langs[lang], name, stem);
+    lex->langs[lang][stem] = '\0';
+    lex->n_langs++;
+
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    char line[MM__LINE_MAX + 2];
+    char why[160];
+    uint32_t lineno = 0;
+    size_t first = lex->n_entries;
+    bool ok = true;
+    while (ok && fgets(line, sizeof(line), fp)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len > 0 && line[len - 1] != '\n' && !feof(fp)) {
+            snprintf(errstr, errstr_size, "%s:%u: line longer than %d bytes",
+                     path, lineno, MM__LINE_MAX);
+            ok = false;
+            break;
+        }
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        size_t lead = strspn(line, " \t");
+        if (line[lead] == '\0' || line[0] == '#')
+            continue; /* blank or comment */
+        if (!add_row(lex, lang, first, line, lineno, why, sizeof(why))) {
+            snprintf(errstr, errstr_size, "%s:%u: %s", path, lineno, why);
+            ok = false;
+        }
+    }
+    if (ok && ferror(fp)) {
+        snprintf(errstr, errstr_size, "%s: read error", path);
+        ok = false;
+    }
+    fclose(fp);
+    return ok;
+}
+
+static int cmp_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct mm_lexicon_s *mm__lexicon_load_dir(const char *dir, char *errstr,
+                                          size_t errstr_size) {
+    char *names[MM__FILES_MAX];
+    size_t n_names = 0;
+    DIR *d = NULL;
+    mm_lexicon_t *lex = calloc(1, sizeof(*lex));
+    if (!lex || !(lex->matcher = mm__matcher_new())) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    d = opendir(dir);
+    if (!d) {
+        snprintf(errstr, errstr_size, "%s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".tsv") != 0 ||
+            de->d_name[0] == '.')
+            continue;
+        if (n_names == MM__FILES_MAX) {
+            snprintf(errstr, errstr_size, "%s: more than %d lexicon files", dir,
+                     MM__FILES_MAX);
+            goto fail;
+        }
+        if (!(names[n_names] = strdup(de->d_name))) {
+            snprintf(errstr, errstr_size, "out of memory");
+            goto fail;
+        }
+        n_names++;
+    }
+    closedir(d);
+    d = NULL;
+    if (n_names == 0) {
+        snprintf(errstr, errstr_size, "%s: no lexicon files (*.tsv)", dir);
+        goto fail;
+    }
+    qsort(names, n_names, sizeof(names[0]), cmp_names); /* load order is data */
+    for (size_t i = 0; i < n_names; i++) {
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        if (!load_file(lex, path, names[i], errstr, errstr_size))
+            goto fail;
+    }
+    if (!mm__matcher_build(lex->matcher)) {
+        snprintf(errstr, errstr_size, "%s: out of memory building the matcher",
+                 dir);
+        goto fail;
+    }
+    for (size_t i = 0; i < n_names; i++)
+        free(names[i]);
+    return lex;
+fail:
+    if (d)
+        closedir(d);
+    for (size_t i = 0; i < n_names; i++)
+        free(names[i]);
+    mm__lexicon_destroy(lex);
+    return NULL;
+}

@@ -1,0 +1,120 @@
+/*
+ * Text folding and multi-pattern matching (private to classifier/).
+ *
+ * A query and every lexicon phrase go through the same fold, so that what
+ * the lexicon writes and what a user types meet in one canonical form:
+ *
+ *   "Farmacia CERCA de mí!"  ->  " farmacia cerca de mi "
+ *   "under 1.000 kr"         ->  " under # kr "
+ *   "what's"                 ->  " whats "
+ *
+ *   - ASCII and Latin-1 Supplement / Latin Extended-A letters are lowered and
+ *     accent-stripped (é -> e, ñ -> n, ä -> a, õ -> o, ß -> ss, ł -> l),
+ *     because users often omit accents ("como", "nahe"). Letters that are
+ *     letters of their own, not accented ones, are only lowered: æ ø å ð þ.
+ *     Combining marks (U+0300..U+036F) are dropped, so NFD input folds like
+ *     NFC. Other scripts are copied unchanged (not case-folded).
+ *   - A run of digits (with '.' or ',' between digits) becomes one '#': a
+ *     lexicon phrase "under 100 kr" matches any number.
+ *   - '$', '%', '£', '€' become tokens of their own ("$200" -> "$ #").
+ *   - Apostrophes (' and U+2018/U+2019) join ("don't" -> "dont").
+ *   - Everything else (punctuation, spaces, invalid UTF-8) separates words;
+ *     the result has exactly one space between tokens and one at each end,
+ *     so a pattern " near me " can only match whole words.
+ *
+ * While folding, letters that tell languages apart are counted before their
+ * accents are stripped (see mm_fold_evidence_t): the input of lang.c.
+ *
+ * Matching is Aho-Corasick over the folded bytes, compiled at load time into
+ * a dense DFA over an alphabet of only the bytes that occur in patterns (a
+ * 256-entry byte -> class table), so a scan is one table lookup per byte.
+ */
+#ifndef MM_MATCHER_H
+#define MM_MATCHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Folded bytes analysed per query. A longer query is analysed on the tokens
+ * that fit (up to ~1 KB of text; the rest is ignored, and fold->truncated
+ * says so): intent words come early in a query, and the bound keeps the
+ * per-query cost and the stack buffer fixed. */
+#define MM_FOLD_MAX 1024
+/* Tokens whose spans and hashes are recorded (the rest are still matched). */
+#define MM_FOLD_TOKENS_MAX 64
+
+/** Letters counted for language inference, before accent stripping. */
+typedef enum {
+    MM_EVID_DA,      /* æ ø å */
+    MM_EVID_ET,      /* õ */
+    MM_EVID_DE,      /* ß */
+    MM_EVID_UMLAUT,  /* ä ö ü: German or Estonian */
+    MM_EVID_ES,      /* ñ ¿ ¡ */
+    MM_EVID_ACUTE,   /* á í ó ú: mostly Spanish */
+    MM_EVID_E_ACUTE, /* é: Spanish, but also café in any language */
+    MM_EVID__COUNT
+} mm_fold_evidence_t;
+
+typedef struct mm_fold_token_s {
+    uint16_t start, end; /* [start, end) in buf */
+    uint32_t hash;       /* FNV-1a of the folded token, digits kept */
+} mm_fold_token_t;
+
+typedef struct mm_fold_s {
+    char buf[MM_FOLD_MAX];
+    size_t len;
+    bool truncated; /* the input did not fit; its tail was ignored */
+    uint16_t n_tokens;
+    mm_fold_token_t tokens[MM_FOLD_TOKENS_MAX];
+    uint16_t evidence[MM_EVID__COUNT];
+} mm_fold_t;
+
+/**
+ * @brief Fold @p len bytes of @p s into @p fold (see the file comment).
+ * Never reads past s + len; any bytes are accepted.
+ * @locality any thread; no allocation.
+ */
+void mm__fold(const char *s, size_t len, mm_fold_t *fold);
+
+/* ---------------------------------------------------------------- matcher */
+
+typedef struct mm_matcher_s mm_matcher_t;
+
+/** One pattern occurrence in a folded buffer. */
+typedef struct mm_match_s {
+    uint32_t id;         /* the id given to mm__matcher_add */
+    uint16_t start, end; /* the phrase's words: [start, end) in the buffer */
+} mm_match_t;
+
+/** @brief An empty matcher to add patterns to; NULL when out of memory. */
+mm_matcher_t *mm__matcher_new(void);
+void mm__matcher_destroy(mm_matcher_t *m);
+
+/**
+ * @brief Add a folded pattern (as mm__fold produced it, spaces at both ends).
+ * Patterns with equal bytes share one state; *state tells which, so the
+ * caller can detect duplicates.
+ * @returns false when out of memory or the pattern is empty or too long.
+ */
+bool mm__matcher_add(mm_matcher_t *m, const char *pat, size_t len, uint32_t id,
+                     uint32_t *state);
+
+/** @brief Compile the added patterns; false when out of memory. */
+bool mm__matcher_build(mm_matcher_t *m);
+
+/**
+ * @brief Every occurrence of every pattern in @p buf, in order of end.
+ * Patterns that end at one position come in the order they were added.
+ * @returns the number found; at most @p max are written, the count beyond
+ *          that is still returned so the caller can tell.
+ * @locality any thread on a built matcher; no allocation.
+ */
+size_t mm__matcher_scan(const mm_matcher_t *m, const char *buf, size_t len,
+                        mm_match_t *out, size_t max);
+
+/** @brief States and bytes of the compiled automaton (for tests, metrics). */
+void mm__matcher_stats(const mm_matcher_t *m, size_t *states, size_t *classes,
+                       size_t *bytes);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * What the text of one query says: lexical scores for all four moments.
+ *
+ * HOW A QUERY IS SCORED
+ *   1. Fold the text (matcher.h) into a stack buffer and scan it once with
+ *      the automaton of every lexicon: all hits, all languages.
+ *   2. Language: the event's hint when a lexicon has it, else lang.c infers
+ *      one from the hits and the letters.
+ *   3. Keep the hits that count. A hit inside a longer hit is dropped, which
+ *      is how phrases refine their words: "how to" (do) hides "how"
+ *      (question: know), "how does" (know) hides "how" too, "in der nähe"
+ *      hides "in". Where one span is a phrase of several languages, the
+ *      query's language wins, else the heavier row. A hit from another
+ *      language than the query's counts half (MM__CROSS_LANG): loanwords
+ *      help, false friends hurt less.
+ *   4. Evidence per moment combines as a noisy-OR, 1 - prod(1 - w): each row
+ *      is an independent chance that the query has that intent, so two weak
+ *      hints make a stronger one, and no sum exceeds 1.
+ *      Roles resolve against the rest of the query:
+ *        place    -> go, place-seeking        product -> buy, product
+ *        price    -> buy, price-bound         question -> know
+ *        best     -> go when place-seeking ("best italian restaurant"),
+ *                    else buy when price-bound ("best x under 200"),
+ *                    else know AND buy when a product is named (layered:
+ *                    "best running shoes for wide feet"), else the
+ *                    strongest of go/do/buy already there ("best recipe"
+ *                    is do), else know ("best movies of 2023").
+ *   5. `none` rows (device commands: alarm, lights, volume) scale every
+ *      moment by (1 - w). A query made only of `nav` rows (and function
+ *      words) is navigational ("facebook"): every score is scaled down to
+ *      MM__NAV_SCALE so it yields no moment.
+ *   6. Terms: hashes of content words (not function or question words), for
+ *      refinement detection downstream. Signals: each kept keyword (value and
+ *      lang point into the lexicon, which outlives moments) and the language.
+ *
+ * COST: one fold pass and one automaton pass over at most MM_FOLD_MAX bytes;
+ * then work on the hits, at most MM__HITS_MAX (hits past that are ignored:
+ * only a pathological query has that many). No allocation.
+ */
+#include <string.h>
+
+#include "lexicon_int.h"
+
+#define MM__HITS_MAX 64
+#define MM__CROSS_LANG 0.5f
+#define MM__NAV_SCALE 0.1f
+#define MM__BEST_LAYERED 0.8f /* best + product: share for know and buy */
+
+typedef struct evidence_s {
+    float miss[MM_MOMENT__COUNT]; /* prod(1 - w) per moment */
+    float none_miss;
+    float best;
+} evidence_t;
+
+static void add(evidence_t *ev, mm_moment_type_t type, float w) {
+    ev->miss[type] *= 1.0f - w;
+}
+
+/* Hint "da", "DA", "da-DK", "da_DK" -> a lexicon language, or -1. */
+static int hint_lang(const mm_lexicon_t *lex, mm_str_t hint) {
+    char code[4];
+    size_t n = 0;
+    if (!hint.p)
+        return -1;
+    for (; n < hint.len && hint.p[n] != '-' && hint.p[n] != '_'; n++) {
+        char c = hint.p[n];
+        if (n == 3)
+            return -1;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (c < 'a' || c > 'z')
+            return -1;
+        code[n] = c;
+    }
+    return n >= 2 ? mm__lexicon_lang_index(lex, code, n) : -1;
+}
+
+/* Marks hits to keep: not inside a longer hit, one entry per span. */
+static void select_hits(const mm_lexicon_t *lex, const mm_match_t *hits,
+                        size_t n, int lang, bool *keep) {
+    for (size_t i = 0; i < n; i++) {
+        keep[i] = true;
+        for (size_t j = 0; j < n && keep[i]; j++) {
+            bool contains = hits[j].start <= hits[i].start &&
+                            hits[i].end <= hits[j].end;
+            bool same = hits[j].start == hits[i].start && hits[j].end == hits[i].end;
+            if (contains && !same)
+                keep[i] = false;
+        }
+    }
+    /* Entries of one span come together (one automaton state). */
+    for (size_t i = 0; i < n;) {
+        size_t k = i + 1;
+        while (k < n && hits[k].start == hits[i].start && hits[k].end == hits[i].end)
+            k++;
+        if (keep[i] && k > i + 1) {
+            size_t pick = i;
+            for (size_t j = i; j < k; j++) {
+                const mm_lex_entry_t *e = &lex->entries[hits[j].id];
+                const mm_lex_entry_t *p = &lex->entries[hits[pick].id];
+                bool e_own = (int)e->lang == lang, p_own = (int)p->lang == lang;
+                if ((e_own && !p_own) || (e_own == p_own && e->weight > p->weight))
+                    pick = j;
+            }
+            for (size_t j = i; j < k; j++)
+                keep[j] = j == pick;
+        }
+        i = k;
+    }
+}
+
+static bool covered(const mm_fold_token_t *t, const mm_match_t *h) {
+    return h->start <= t->start && t->end <= h->end;
+}
+
+/* Content words' hashes, and whether every word is a nav or stop row. */
+static bool collect_terms(const mm_lexicon_t *lex, const mm_fold_t *fold,
+                          const mm_match_t *hits, size_t n_hits,
+                          mm_query_analysis_t *out) {
+    bool all_nav = fold->n_tokens > 0;
+    bool any_nav = false;
+    for (uint16_t t = 0; t < fold->n_tokens; t++) {
+        const mm_fold_token_t *tok = &fold->tokens[t];
+        bool function = false, nav = false;
+        for (size_t i = 0; i < n_hits; i++) {
+            uint8_t cls = lex->entries[hits[i].id].cls;
+            if (!covered(tok, &hits[i]))
+                continue;
+            function |= cls == MM_LEX_STOP || cls == MM_LEX_QUESTION;
+            nav |= cls == MM_LEX_NAV;
+        }
+        any_nav |= nav;
+        all_nav &= nav || function;
+        if (function || out->n_terms == MM_QUERY_TERMS_MAX)
+            continue;
+        bool seen = false;
+        for (uint32_t k = 0; k < out->n_terms; k++)
+            seen |= out->term_hashes[k] == tok->hash;
+        if (!seen)
+            out->term_hashes[out->n_terms++] = tok->hash;
+    }
+    return all_nav && any_nav;
+}
+
+static void add_signal(mm_query_analysis_t *out, const char *name, mm_str_t value,
+                       const char *lang) {
+    if (out->n_signals == MM_QUERY_SIGNALS_MAX)
+        return;
+    mm_signal_t *s = &out->signals[out->n_signals++];
+    memset(s, 0, sizeof(*s));
+    s->name = name;
+    s->value = value;
+    s->lang = lang;
+}
+
+void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
+                       mm_str_t lang_hint, mm_query_analysis_t *out) {
+    const mm_lexicon_t *lex = rules->lexicon;
+    mm_fold_t fold;
+    mm_match_t hits[MM__HITS_MAX];
+    bool keep[MM__HITS_MAX];
+
+    memset(out, 0, sizeof(*out));
+    mm__fold(query.p, query.p ? query.len : 0, &fold);
+    size_t n = mm__matcher_scan(lex->matcher, fold.buf, fold.len, hits, MM__HITS_MAX);
+    if (n > MM__HITS_MAX)
+        n = MM__HITS_MAX;
+
+    int lang = hint_lang(lex, lang_hint);
+    float lang_conf = 1.0f;
+    if (lang < 0) {
+        lang = mm__lang_infer(lex, &fold, hits, n, &lang_conf);
+        out->lang_inferred = lang >= 0;
+    }
+    out->lang = lang >= 0 ? lex->langs[lang] : NULL;
+
+    select_hits(lex, hits, n, lang, keep);
+    evidence_t ev = {.miss = {1.0f, 1.0f, 1.0f, 1.0f}, .none_miss = 1.0f};
+    for (size_t i = 0; i < n; i++) {
+        if (!keep[i])
+            continue;
+        const mm_lex_entry_t *e = &lex->entries[hits[i].id];
+        float w = e->weight * (lang < 0 || (int)e->lang == lang ? 1.0f : MM__CROSS_LANG);
+        switch ((mm_lex_class_t)e->cls) {
+        case MM_LEX_KNOW:
+        case MM_LEX_DO:
+        case MM_LEX_BUY:
+            add(&ev, (mm_moment_type_t)e->cls, w);
+            break;
+        case MM_LEX_GO:
+        case MM_LEX_PLACE:
+            add(&ev, MM_MOMENT_GO, w);
+            out->place_seeking = true;
+            break;
+        case MM_LEX_PRODUCT:
+            add(&ev, MM_MOMENT_BUY, w);
+            out->product = true;
+            break;
+        case MM_LEX_PRICE:
+            add(&ev, MM_MOMENT_BUY, w);
+            out->price_bound = true;
+            break;
+        case MM_LEX_QUESTION:
+            add(&ev, MM_MOMENT_KNOW, w);
+            break;
+        case MM_LEX_BEST:
+            ev.best = 1.0f - (1.0f - ev.best) * (1.0f - w);
+            break;
+        case MM_LEX_NONE:
+            ev.none_miss *= 1.0f - w;
+            break;
+        case MM_LEX_NAV:
+        case MM_LEX_STOP:
+        case MM_LEX__COUNT:
+            break;
+        }
+        if (e->cls != MM_LEX_STOP)
+            add_signal(out, "keyword", (mm_str_t){e->phrase, e->phrase_len},
+                       lex->langs[e->lang]);
+    }
+    if (ev.best > 0.0f) {
+        if (out->place_seeking) {
+            add(&ev, MM_MOMENT_GO, ev.best);
+        } else if (out->price_bound) {
+            add(&ev, MM_MOMENT_BUY, ev.best);
+        } else if (out->product) {
+            add(&ev, MM_MOMENT_KNOW, ev.best * MM__BEST_LAYERED);
+            add(&ev, MM_MOMENT_BUY, ev.best * MM__BEST_LAYERED);
+        } else {
+            /* "best recipe for tacos" is do, "best deal on x" buy: best
+             * sides with the strongest other moment; alone it is know. */
+            int k = MM_MOMENT_GO;
+            for (int j = MM_MOMENT_DO; j < MM_MOMENT__COUNT; j++)
+                if (ev.miss[j] < ev.miss[k])
+                    k = j;
+            add(&ev, ev.miss[k] < 1.0f ? (mm_moment_type_t)k : MM_MOMENT_KNOW, ev.best);
+        }
+    }
+    out->navigational = collect_terms(lex, &fold, hits, n, out);
+    float scale = ev.none_miss * (out->navigational ? MM__NAV_SCALE : 1.0f);
+    for (int k = 0; k < MM_MOMENT__COUNT; k++)
+        out->scores[k] = (1.0f - ev.miss[k]) * scale;
+
+    if (out->lang) {
+        /* The last slot is kept for the language when keywords filled it. */
+        if (out->n_signals == MM_QUERY_SIGNALS_MAX)
+            out->n_signals--;
+        add_signal(out, out->lang_inferred ? "lang_inferred" : "lang",
+                   (mm_str_t){out->lang, strlen(out->lang)}, NULL);
+        if (out->lang_inferred) {
+            out->signals[out->n_signals - 1].number = lang_conf;
+            out->signals[out->n_signals - 1].has_number = true;
+        }
+    }
+}
+
+bool mm__query_decide(const mm_rules_t *rules, const mm_query_analysis_t *qa,
+                      mm_moment_type_t *type, float *confidence) {
+    int best = 0;
+    for (int k = 1; k < MM_MOMENT__COUNT; k++)
+        if (qa->scores[k] > qa->scores[best])
+            best = k;
+    *type = (mm_moment_type_t)best;
+    *confidence = qa->scores[best];
+    return qa->scores[best] > 0.0f &&
+           (double)qa->scores[best] >= rules->conf.min_confidence;
+}

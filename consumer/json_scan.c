@@ -1,0 +1,406 @@
+/*
+ * RFC 8259 scanner behind mm_decode_json() and mm_json_valid(): strings
+ * (escapes, surrogate pairs, UTF-8), numbers, literals and nesting, checked
+ * in one pass over the caller's bytes. It never reads past len (records are
+ * not NUL-terminated: every peek checks the bound first), allocates nothing,
+ * and recurses at most max_depth frames of a few words each.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json_int.h"
+
+/* Short local names: these two appear in every signature below. */
+typedef mm_json_parser_t jp_t;
+typedef mm_json_value_t jv_t;
+
+const char *const mm__json_kind_names[] = {
+    "a string", "a number", "true", "false", "null", "an object", "an array"};
+
+__attribute__((format(printf, 3, 0))) static void
+put_err(jp_t *jp, size_t off, const char *fmt, va_list ap) {
+    if (!jp->errstr || jp->errstr_size == 0)
+        return;
+    int n = 0;
+    if (off != MM__JSON_NO_OFFSET)
+        n = snprintf(jp->errstr, jp->errstr_size, "offset %zu: ", off);
+    if (n < 0 || (size_t)n >= jp->errstr_size)
+        return;
+    vsnprintf(jp->errstr + n, jp->errstr_size - (size_t)n, fmt, ap);
+}
+
+mm_err_t mm__json_syn(jp_t *jp, mm_err_t err, size_t off,
+                      const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    put_err(jp, off, fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+/** "expected X, got 'c'" or "... unexpected end of record". */
+static mm_err_t expected(jp_t *jp, const char *what) {
+    if (jp->pos >= jp->len)
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                   "unexpected end of record, expected %s", what);
+    unsigned char c = jp->p[jp->pos];
+    if (c > 0x20 && c < 0x7f)
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                            "expected %s, got '%c'",
+                   what, c);
+    return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                        "expected %s, got byte 0x%02x",
+               what, c);
+}
+
+void mm__json_skip_ws(jp_t *jp) {
+    while (jp->pos < jp->len) {
+        unsigned char c = jp->p[jp->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return;
+        jp->pos++;
+    }
+}
+
+static bool eat(jp_t *jp, unsigned char c) {
+    if (jp->pos < jp->len && jp->p[jp->pos] == c) {
+        jp->pos++;
+        return true;
+    }
+    return false;
+}
+
+static bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+static int hex_val(unsigned char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/** Four hex digits at p[at..at+4), bounds-checked against len. */
+static bool hex4(const unsigned char *p, size_t len, size_t at, uint32_t *out) {
+    if (at > len || len - at < 4)
+        return false;
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; i++) {
+        int h = hex_val(p[at + i]);
+        if (h < 0)
+            return false;
+        v = (v << 4) | (uint32_t)h;
+    }
+    *out = v;
+    return true;
+}
+
+static size_t utf8_len_of(uint32_t cp) {
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/**
+ * Validate the escape at p[i] == '\\'. Sets *adv to its raw length and *dec
+ * to the bytes it decodes to. A high surrogate must be followed by a \u low
+ * surrogate; both halves make one 4-byte character.
+ */
+static mm_err_t scan_escape(jp_t *jp, size_t i, size_t *adv, size_t *dec) {
+    if (i + 1 >= jp->len)
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, i, "unterminated escape");
+    unsigned char e = jp->p[i + 1];
+    if (strchr("\"\\/bfnrt", e) && e != '\0') {
+        *adv = 2;
+        *dec = 1;
+        return MM_ERR_OK;
+    }
+    if (e != 'u')
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, i,
+                            "invalid escape character 0x%02x",
+                   e);
+    uint32_t cp, lo;
+    if (!hex4(jp->p, jp->len, i + 2, &cp))
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, i,
+                            "\\u needs four hex digits");
+    if (cp >= 0xDC00 && cp <= 0xDFFF)
+        return mm__json_syn(jp, MM_ERR_BAD_UTF8, i,
+                            "lone low surrogate \\u%04X", cp);
+    if (cp < 0xD800 || cp > 0xDBFF) {
+        *adv = 6;
+        *dec = utf8_len_of(cp);
+        return MM_ERR_OK;
+    }
+    size_t j = i + 6;
+    if (j + 1 >= jp->len || jp->p[j] != '\\' || jp->p[j + 1] != 'u')
+        return mm__json_syn(jp, MM_ERR_BAD_UTF8, i,
+                            "lone high surrogate \\u%04X", cp);
+    if (!hex4(jp->p, jp->len, j + 2, &lo))
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, j,
+                            "\\u needs four hex digits");
+    if (lo < 0xDC00 || lo > 0xDFFF)
+        return mm__json_syn(jp, MM_ERR_BAD_UTF8, i,
+                   "high surrogate \\u%04X not followed by a low one", cp);
+    *adv = 12;
+    *dec = 4;
+    return MM_ERR_OK;
+}
+
+/** A string at jp->pos == '"': syntax, escapes and UTF-8 all checked. */
+static mm_err_t scan_string(jp_t *jp, jv_t *v) {
+    size_t i = jp->pos + 1, dec = 0;
+    unsigned char high = 0; /* OR of all bytes: skip UTF-8 check for ASCII */
+    v->kind = MM_JV_STRING;
+    v->start = i;
+    v->escaped = false;
+    for (;;) {
+        if (i >= jp->len)
+            return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                                "unterminated string");
+        unsigned char c = jp->p[i];
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return mm__json_syn(jp, MM_ERR_BAD_JSON, i,
+                       "control character 0x%02x in string", c);
+        if (c != '\\') {
+            high |= c;
+            i++;
+            dec++;
+            continue;
+        }
+        size_t adv = 0, n = 0;
+        mm_err_t err = scan_escape(jp, i, &adv, &n);
+        if (err != MM_ERR_OK)
+            return err;
+        v->escaped = true;
+        i += adv;
+        dec += n;
+    }
+    v->raw_len = i - v->start;
+    v->dec_len = dec;
+    /* Escapes are ASCII, so checking the raw bytes checks every literal
+     * character, including one an escape would split. */
+    if ((high & 0x80) &&
+        !mm_utf8_valid((const char *)jp->p + v->start, v->raw_len))
+        return mm__json_syn(jp, MM_ERR_BAD_UTF8, v->start,
+                            "string is not valid UTF-8");
+    jp->pos = i + 1;
+    return MM_ERR_OK;
+}
+
+static size_t put_utf8(char *out, uint32_t cp) {
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    size_t n = utf8_len_of(cp);
+    if (n == 1) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    for (size_t i = n - 1; i > 0; i--, cp >>= 6)
+        out[i] = (char)(0x80 | (cp & 0x3F));
+    out[0] = (char)(lead[n] | cp);
+    return n;
+}
+
+static char simple_escape(unsigned char e) {
+    static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
+    const char *hit = strchr(from, e);
+    return hit ? to[hit - from] : (char)e; /* '"', '\\', '/' */
+}
+
+/**
+ * Unescape a string scan_string() accepted into out (v->dec_len bytes).
+ * No checks: scan_string() proved every escape well-formed and in bounds.
+ */
+size_t mm__json_unescape(const jp_t *jp, const jv_t *v,
+                         char *out) {
+    const unsigned char *s = jp->p + v->start;
+    size_t n = v->raw_len, o = 0, i = 0;
+    while (i < n) {
+        const unsigned char *bs = memchr(s + i, '\\', n - i);
+        size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+        memcpy(out + o, s + i, run);
+        o += run;
+        i += run;
+        if (i >= n)
+            break;
+        if (s[i + 1] != 'u') {
+            out[o++] = simple_escape(s[i + 1]);
+            i += 2;
+            continue;
+        }
+        uint32_t cp = 0, lo = 0;
+        hex4(s, n, i + 2, &cp);
+        i += 6;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            hex4(s, n, i + 2, &lo);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            i += 6;
+        }
+        o += put_utf8(out + o, cp);
+    }
+    return o;
+}
+
+static mm_err_t scan_digits(jp_t *jp, const char *where) {
+    if (jp->pos >= jp->len || !is_digit(jp->p[jp->pos]))
+        return expected(jp, where);
+    while (jp->pos < jp->len && is_digit(jp->p[jp->pos]))
+        jp->pos++;
+    return MM_ERR_OK;
+}
+
+/** -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static mm_err_t scan_number(jp_t *jp, jv_t *v) {
+    mm_err_t err;
+    v->kind = MM_JV_NUMBER;
+    v->start = jp->pos;
+    v->integer = true;
+    eat(jp, '-');
+    if (eat(jp, '0')) {
+        if (jp->pos < jp->len && is_digit(jp->p[jp->pos]))
+            return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                                "leading zero in number");
+    } else if ((err = scan_digits(jp, "a digit")) != MM_ERR_OK) {
+        return err;
+    }
+    if (eat(jp, '.')) {
+        v->integer = false;
+        if ((err = scan_digits(jp, "a digit after '.'")) != MM_ERR_OK)
+            return err;
+    }
+    if (eat(jp, 'e') || eat(jp, 'E')) {
+        v->integer = false;
+        if (!eat(jp, '+'))
+            eat(jp, '-');
+        if ((err = scan_digits(jp, "a digit in the exponent")) != MM_ERR_OK)
+            return err;
+    }
+    v->raw_len = jp->pos - v->start;
+    return MM_ERR_OK;
+}
+
+static mm_err_t scan_literal(jp_t *jp, const char *word, mm_json_kind_t kind,
+                             jv_t *v) {
+    size_t n = strlen(word);
+    if (jp->len - jp->pos < n || memcmp(jp->p + jp->pos, word, n) != 0)
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                            "invalid literal, expected %s",
+                   word);
+    v->kind = kind;
+    v->start = jp->pos;
+    v->raw_len = n;
+    jp->pos += n;
+    return MM_ERR_OK;
+}
+
+/* ---------------------------------------------------------------- parser */
+
+/** Called on each member of an object, positioned at the value. */
+
+static mm_err_t check_depth(jp_t *jp, uint32_t depth) {
+    if (depth > jp->max_depth)
+        return mm__json_syn(jp, MM_ERR_TOO_DEEP, jp->pos,
+                            "nesting deeper than %u",
+                   jp->max_depth);
+    return MM_ERR_OK;
+}
+
+/**
+ * Walk the object at jp->pos == '{' (at nesting @p depth). With fn NULL the
+ * members are validated and skipped; the recursion is bounded by max_depth.
+ */
+mm_err_t mm__json_walk_object(jp_t *jp, uint32_t depth,
+                              mm_json_member_fn fn,
+                            void *ctx) {
+    mm_err_t err = check_depth(jp, depth);
+    if (err != MM_ERR_OK)
+        return err;
+    jp->pos++;
+    mm__json_skip_ws(jp);
+    if (eat(jp, '}'))
+        return MM_ERR_OK;
+    for (;;) {
+        jv_t key, val;
+        if (jp->pos >= jp->len || jp->p[jp->pos] != '"')
+            return expected(jp, "a string key");
+        if ((err = scan_string(jp, &key)) != MM_ERR_OK)
+            return err;
+        mm__json_skip_ws(jp);
+        if (!eat(jp, ':'))
+            return expected(jp, "':' after object key");
+        mm__json_skip_ws(jp);
+        err = fn ? fn(jp, &key, ctx) : mm__json_read_value(jp, depth + 1, &val);
+        if (err != MM_ERR_OK)
+            return err;
+        mm__json_skip_ws(jp);
+        if (eat(jp, '}'))
+            return MM_ERR_OK;
+        if (!eat(jp, ','))
+            return expected(jp, "',' or '}' after object member");
+        mm__json_skip_ws(jp);
+    }
+}
+
+static mm_err_t walk_array(jp_t *jp, uint32_t depth) {
+    mm_err_t err = check_depth(jp, depth);
+    if (err != MM_ERR_OK)
+        return err;
+    jp->pos++;
+    mm__json_skip_ws(jp);
+    if (eat(jp, ']'))
+        return MM_ERR_OK;
+    for (;;) {
+        jv_t val;
+        if ((err = mm__json_read_value(jp, depth + 1, &val)) != MM_ERR_OK)
+            return err;
+        mm__json_skip_ws(jp);
+        if (eat(jp, ']'))
+            return MM_ERR_OK;
+        if (!eat(jp, ','))
+            return expected(jp, "',' or ']' after array element");
+        mm__json_skip_ws(jp);
+    }
+}
+
+/** Any value; a container at this position is at nesting @p depth. */
+mm_err_t mm__json_read_value(jp_t *jp, uint32_t depth,
+                             jv_t *v) {
+    mm__json_skip_ws(jp);
+    if (jp->pos >= jp->len)
+        return expected(jp, "a value");
+    unsigned char c = jp->p[jp->pos];
+    v->start = jp->pos;
+    switch (c) {
+    case '"': return scan_string(jp, v);
+    case '{':
+        v->kind = MM_JV_OBJECT;
+        return mm__json_walk_object(jp, depth, NULL, NULL);
+    case '[': v->kind = MM_JV_ARRAY; return walk_array(jp, depth);
+    case 't': return scan_literal(jp, "true", MM_JV_TRUE, v);
+    case 'f': return scan_literal(jp, "false", MM_JV_FALSE, v);
+    case 'n': return scan_literal(jp, "null", MM_JV_NULL, v);
+    default:
+        if (c == '-' || is_digit(c))
+            return scan_number(jp, v);
+        return expected(jp, "a value");
+    }
+}
+
+mm_err_t mm__json_expect_end(jp_t *jp) {
+    mm__json_skip_ws(jp);
+    if (jp->pos != jp->len)
+        return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
+                   "trailing characters after the JSON value");
+    return MM_ERR_OK;
+}
+
+bool mm_json_valid(const char *buf, size_t len, uint32_t max_depth) {
+    jp_t jp = {.p = (const unsigned char *)buf, .len = len,
+               .max_depth = max_depth};
+    jv_t v;
+    return mm__json_read_value(&jp, 1, &v) == MM_ERR_OK &&
+           mm__json_expect_end(&jp) == MM_ERR_OK;
+}
+

@@ -1,0 +1,228 @@
+/*
+ * micromoment sinks: moments out, as JSON (or Avro) to Kafka, stdout or the
+ * dead-letter topic.
+ */
+#ifndef MM_SINKS_H
+#define MM_SINKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <stdio.h>
+#include <librdkafka/rdkafka.h>
+
+#include "../classifier/classifier.h"
+
+/* ------------------------------------------------------------ JSON writer */
+
+#define MM_JW_MAX_DEPTH 16
+
+/**
+ * A JSON writer into a caller buffer of fixed size. It escapes quotes,
+ * backslashes and control characters, and replaces invalid UTF-8 with
+ * U+FFFD, so whatever bytes it is given the output is valid JSON. When the
+ * buffer is too small it stops writing and mm_jw_ok() turns false: check once
+ * at the end.
+ */
+typedef struct mm_jw_s {
+    char *buf;
+    size_t cap;
+    size_t len;
+    bool overflow;
+    uint8_t depth;
+    bool need_comma[MM_JW_MAX_DEPTH];
+} mm_jw_t;
+
+void mm_jw_init(mm_jw_t *jw, char *buf, size_t cap);
+void mm_jw_object_open(mm_jw_t *jw);
+void mm_jw_object_close(mm_jw_t *jw);
+void mm_jw_array_open(mm_jw_t *jw);
+void mm_jw_array_close(mm_jw_t *jw);
+/** @brief Write an object key (a NUL-terminated literal, written escaped). */
+void mm_jw_key(mm_jw_t *jw, const char *key);
+void mm_jw_string(mm_jw_t *jw, const char *p, size_t len);
+/** @brief A string, or null when s.p == NULL. */
+void mm_jw_str(mm_jw_t *jw, mm_str_t s);
+void mm_jw_cstr(mm_jw_t *jw, const char *s); /* NULL: null */
+void mm_jw_int(mm_jw_t *jw, int64_t v);
+/** @brief A number with at most @p decimals decimals, trailing zeros cut. */
+void mm_jw_double(mm_jw_t *jw, double v, int decimals);
+void mm_jw_bool(mm_jw_t *jw, bool v);
+void mm_jw_null(mm_jw_t *jw);
+bool mm_jw_ok(const mm_jw_t *jw);
+
+/* ------------------------------------------------------- moment encoding */
+
+#define MM_MOMENT_ID_LEN 32
+
+/**
+ * @brief The moment's id: 32 hex characters derived from the event's source
+ * (topic, partition, offset), the moment's ordinal and type, so that the same
+ * input record always gives the same id (duplicates can be removed
+ * downstream). @p out gets MM_MOMENT_ID_LEN chars and a NUL.
+ */
+void mm_moment_id(const mm_moment_t *m, char out[MM_MOMENT_ID_LEN + 1]);
+
+/**
+ * @brief Encode @p m as the contract's output JSON object (one line, no
+ * newline).
+ * @param detected_ts wall-clock ms when the moment was detected.
+ * @returns bytes written, or 0 when @p cap was too small.
+ */
+size_t mm_moment_to_json(const mm_moment_t *m, int64_t detected_ts, char *buf,
+                         size_t cap);
+
+/**
+ * @brief Encode an explanation (classify --explain) of @p ev: the query,
+ * language, scores and every signal, and the moment if one came out.
+ * @returns bytes written, or 0 when @p cap was too small.
+ */
+size_t mm_explain_to_json(const mm_event_t *ev, const mm_explain_t *explain,
+                          const mm_moment_t *moment, char *buf, size_t cap);
+
+/* ------------------------------------------------------------------ sinks */
+
+/**
+ * Called once per written output when its fate is known: err == MM_ERR_OK
+ * when the destination acknowledged it. @p opaque is the one given to the
+ * write call. Called from inside write (synchronous sinks) or poll.
+ */
+typedef void mm_sink_ack_cb(void *opaque, mm_err_t err, const char *reason,
+                            void *cb_ctx);
+
+/** A record that could not become an event, with why and where from. */
+typedef struct mm_dead_letter_s {
+    mm_str_t key;   /* original key, may be absent */
+    mm_str_t value; /* original bytes, unchanged */
+    mm_err_t err;
+    const char *reason;
+    mm_source_t source;
+    int64_t source_ts; /* the record's timestamp, -1 unknown */
+    int64_t time_ms;   /* when it was routed */
+} mm_dead_letter_t;
+
+/** Dead-letter header names (a contract for whoever reads the DLQ). */
+#define MM_DLQ_HDR_ERROR "mm.error.code"
+#define MM_DLQ_HDR_REASON "mm.error.reason"
+#define MM_DLQ_HDR_TIME "mm.error.time"
+#define MM_DLQ_HDR_TOPIC "mm.source.topic"
+#define MM_DLQ_HDR_PARTITION "mm.source.partition"
+#define MM_DLQ_HDR_OFFSET "mm.source.offset"
+#define MM_DLQ_HDR_TIMESTAMP "mm.source.timestamp"
+
+typedef struct mm_sink_ops_s {
+    const char *name;
+    /** Write one encoded moment; the payload is copied. */
+    mm_err_t (*write_moment)(void *ctx, mm_str_t key, const char *payload,
+                             size_t len, void *opaque);
+    /** Write one dead letter; its bytes are copied. */
+    mm_err_t (*write_dead)(void *ctx, const mm_dead_letter_t *dl, void *opaque);
+    /** Serve acknowledgements for up to timeout_ms. */
+    void (*poll)(void *ctx, int timeout_ms);
+    /** Outputs written but not yet acknowledged. */
+    size_t (*outstanding)(void *ctx);
+    void (*destroy)(void *ctx);
+} mm_sink_ops_t;
+
+typedef struct mm_sink_s {
+    const mm_sink_ops_t *ops;
+    void *ctx;
+} mm_sink_t;
+
+/**
+ * @brief A sink producing moments to @p moment_topic and dead letters to
+ * @p dlq_topic through one librdkafka producer.
+ * @param conf taken in every case (used or destroyed).
+ * @returns NULL with a message in errstr on failure.
+ * @locality one thread writes and polls.
+ */
+mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const char *moment_topic,
+                             const char *dlq_topic, mm_sink_ack_cb *ack,
+                             void *ack_ctx, char *errstr, size_t errstr_size);
+
+/** @brief The producer behind a Kafka sink (borrowed), for statistics. */
+rd_kafka_t *mm_sink_kafka_handle(mm_sink_t *sink);
+
+/**
+ * @brief A sink writing moments as JSON lines to @p moments and dead letters
+ * as JSON lines (error, reason, source, the original value) to @p dead.
+ * Acknowledges synchronously. The streams are borrowed.
+ */
+mm_sink_t *mm_sink_stdout_new(FILE *moments, FILE *dead, mm_sink_ack_cb *ack,
+                              void *ack_ctx);
+
+/** @brief Destroy any sink (NULL is fine). */
+void mm_sink_destroy(mm_sink_t *sink);
+
+/* ------------------------------------------- moment fields (one list) */
+
+/**
+ * The output moment's fields, in the contract's order (DESIGN.md, Output
+ * moment), as a walk that each encoder follows: the one source of truth for
+ * the JSON and Avro encodings (schemas/moment.avsc), so they cannot drift.
+ */
+typedef enum {
+    MM_MF_OBJECT_BEGIN, /* a record: JSON object, Avro record (no bytes) */
+    MM_MF_OBJECT_END,
+    MM_MF_ARRAY_BEGIN, /* count items follow */
+    MM_MF_ARRAY_END,
+    MM_MF_STRING,
+    MM_MF_INT,    /* Avro long, or int where the schema says so */
+    MM_MF_DOUBLE  /* already rounded to `decimals` decimals */
+} mm_mf_kind_t;
+
+typedef enum {
+    MM_MF_REQUIRED, /* always present */
+    MM_MF_NULLABLE, /* Avro ["null", T]; JSON null when absent */
+    MM_MF_OPTIONAL  /* Avro ["null", T]; JSON leaves the key out when absent */
+} mm_mf_presence_t;
+
+/** One step of the walk. Views are valid during the callback only. */
+typedef struct mm_mf_s {
+    const char *key; /* NULL: the top-level object or an array item */
+    mm_mf_kind_t kind;
+    mm_mf_presence_t presence;
+    bool present;   /* false: absent (never for MM_MF_REQUIRED) */
+    mm_str_t str;   /* MM_MF_STRING */
+    int64_t i;      /* MM_MF_INT */
+    double d;       /* MM_MF_DOUBLE, finite */
+    int decimals;   /* MM_MF_DOUBLE: for text encodings */
+    uint32_t count; /* MM_MF_ARRAY_BEGIN */
+} mm_mf_t;
+
+typedef void mm_moment_visit_fn(void *ctx, const mm_mf_t *f);
+
+/**
+ * @brief Walk @p m's output fields in contract order, calling @p fn for each.
+ * Values are final: scores and confidence rounded to 3 decimals, a
+ * non-finite number is 0 (required) or absent (optional), a NULL required
+ * string is "".
+ */
+void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts,
+                     mm_moment_visit_fn *fn, void *ctx);
+
+/** @brief The JSON encoding of one step: @p ctx is an mm_jw_t. With it,
+ * mm_moment_to_json() is mm_jw_init + mm_moment_visit + mm_jw_ok. */
+void mm_moment_visit_json(void *ctx, const mm_mf_t *f);
+
+/* ------------------------------------------------------ Avro moment out */
+
+/** Confluent framing: magic byte, 4-byte schema id. */
+#define MM_AVRO_HEADER_LEN 5
+
+/**
+ * @brief Encode @p m as schemas/moment.avsc in the Confluent wire format
+ * (magic byte 0, @p schema_id big-endian, Avro binary). Invalid UTF-8 in a
+ * string becomes U+FFFD, exactly as in the JSON encoding.
+ * @returns bytes written, or 0 when @p cap was too small.
+ * @locality any thread; no allocation.
+ */
+size_t mm_moment_to_avro(const mm_moment_t *m, int64_t detected_ts, int32_t schema_id,
+                         char *buf, size_t cap);
+
+/** @brief The moment's Avro schema (schemas/moment.avsc), JSON text, for
+ * registering it at a Schema Registry. */
+const char *mm_avro_moment_schema(void);
+
+#endif

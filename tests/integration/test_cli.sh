@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The command-line contract: --help and --version everywhere, exit 2 naming
+# the offending flag or key, SIGTERM stops `run` cleanly with exit 0.
+source "$(dirname "$0")/lib.sh"
+
+for cmd in run broker demo classify gen; do
+  "$MM_BIN" $cmd --help >"$WORK/help" 2>&1
+  check_eq "$cmd --help exits 0" 0 $?
+  check "$cmd --help prints usage" grep -q "usage: micromoment $cmd" "$WORK/help"
+  check_eq "$cmd --version" "micromoment $("$MM_BIN" --version | cut -d' ' -f2)" "$("$MM_BIN" $cmd --version)"
+done
+
+expect_usage_error() { # expect_usage_error WHAT NEEDLE ARGS...
+  local what=$1 needle=$2; shift 2
+  local code=0
+  "$MM_BIN" "$@" >"$WORK/out" 2>"$WORK/err" </dev/null || code=$?
+  check_eq "$what exits 2" 2 "$code"
+  check "$what names '$needle'" grep -qF -- "$needle" "$WORK/err"
+}
+expect_usage_error "unknown command" "frobnicate" frobnicate
+expect_usage_error "unknown flag" "--bogus" run --bogus
+expect_usage_error "unknown mm. key" "mm.nope" run -b 127.0.0.1:1 -X mm.nope=1
+expect_usage_error "bad enum value" "mm.delivery" run -b 127.0.0.1:1 -X mm.delivery=sometimes
+expect_usage_error "out-of-range number" "mm.max.depth" run -b 127.0.0.1:1 -X mm.max.depth=0
+expect_usage_error "unknown librdkafka key" "no.such.property" run -b 127.0.0.1:1 -X no.such.property=1
+expect_usage_error "bad librdkafka value" "session.timeout.ms" run -b 127.0.0.1:1 -X session.timeout.ms=abc
+expect_usage_error "missing bootstrap" "bootstrap.servers" run
+expect_usage_error "bad broker count" "--brokers" broker --brokers 0
+expect_usage_error "bad gen flag" "--events" gen --events -5
+printf 'mm.output.topic=x\nthis line is wrong\n' >"$WORK/bad.conf"
+expect_usage_error "bad config file line" "bad.conf:2" run -c "$WORK/bad.conf"
+
+# Secrets never printed.
+"$MM_BIN" run -b 127.0.0.1:1 -X sasl.password=hunter2 --print-config >"$WORK/conf" 2>&1
+check "print-config masks secrets" grep -q 'sasl.password=\[masked\]' "$WORK/conf"
+check "print-config hides the secret" bash -c "! grep -q hunter2 '$WORK/conf'"
+
+# SIGTERM: stop consuming, flush, commit, exit 0.
+start_broker --topic events:2
+: >"$WORK/run.err"
+"$MM_BIN" run -b "$BOOTSTRAP" -g it-cli -X session.timeout.ms=6000 2>"$WORK/run.err" &
+run_pid=$!
+wait_for 20 grep -q assigned "$WORK/run.err"
+check "run joins the group" grep -q assigned "$WORK/run.err"
+kill -TERM $run_pid
+code=0; wait $run_pid || code=$?
+check_eq "SIGTERM exits 0" 0 "$code"
+
+# classify: moments on stdout, bad records on stderr, exit 0.
+printf '%s\n' '{"user_id":"a","type":"query","query":"how to tie a tie"}' 'not json' \
+  | "$MM_BIN" classify >"$WORK/c.out" 2>"$WORK/c.err"
+check_eq "classify exits 0 with a bad line" 0 $?
+check_eq "classify prints one moment" 1 "$(wc -l <"$WORK/c.out")"
+check "classify reports the bad line" grep -q '"error":"bad_json"' "$WORK/c.err"
+printf '%s\n' '{"user_id":"a","type":"query","query":"facebook"}' \
+  | "$MM_BIN" classify --explain >"$WORK/e.out"
+check "explain prints scores for a query without a moment" grep -q '"scores"' "$WORK/e.out"
+
+finish

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End to end over real sockets: events produced with kcat into the
+# development broker, `micromoment run --exit-on-eof`, moments and dead
+# letters read back with kcat.
+source "$(dirname "$0")/lib.sh"
+
+start_broker --topic events:4 --topic micro-moments:4 --topic micro-moments.dlq:1
+
+# 1. A hand-labelled set: each query has one intent (or none), one user each
+#    so no behavioural signal mixes in; malformed records of every kind.
+cat >"$WORK/labelled.tsv" <<'ROWS'
+u1	{"event_id":"k1","user_id":"u1","ts":1763900000000,"type":"query","query":"what is machine learning","lang":"en"}	know
+u2	{"event_id":"k2","user_id":"u2","ts":1763900000000,"type":"query","query":"hvad er en micro moment","lang":"da"}	know
+u3	{"event_id":"g1","user_id":"u3","ts":1763900000000,"type":"query","query":"coffee shop near me","device":"mobile","lang":"en"}	go
+u4	{"event_id":"g2","user_id":"u4","ts":1763900000000,"type":"query","query":"apotek nær mig","lang":"da"}	go
+u5	{"event_id":"d1","user_id":"u5","ts":1763900000000,"type":"query","query":"how to fix a bike chain","lang":"en"}	do
+u6	{"event_id":"d2","user_id":"u6","ts":1763900000000,"type":"query","query":"kuidas vahetada rehvi"}	do
+u7	{"event_id":"b1","user_id":"u7","ts":1763900000000,"type":"query","query":"buy running shoes","lang":"en"}	buy
+u8	{"event_id":"b2","user_id":"u8","ts":1763900000000,"type":"query","query":"zapatillas comprar online precio"}	buy
+u9	{"event_id":"n1","user_id":"u9","ts":1763900000000,"type":"query","query":"facebook","lang":"en"}	none
+ROWS
+printf 'bad1\tthis is not json\n' >"$WORK/bad.tsv"
+printf 'bad2\t[1,2,3]\n' >>"$WORK/bad.tsv"
+printf 'bad3\t{"type":"query","query":"no user"}\n' >>"$WORK/bad.tsv"
+printf 'bad4\t{"user_id":"u1","type":"teleport"}\n' >>"$WORK/bad.tsv"
+printf 'bad5\t{"user_id":"u1","type":"query","query":"\xff\xfe"}\n' >>"$WORK/bad.tsv"
+printf 'bad6\t{"user_id":"u1","type":"query","x":[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]}\n' >>"$WORK/bad.tsv"
+printf 'bad7\t{"user_id":null,"type":"query"}\n' >>"$WORK/bad.tsv"
+printf 'bad8\t{"user_id":"u1"}\n' >>"$WORK/bad.tsv"
+expected_codes="bad_json bad_utf8 missing_type missing_user_id not_object null_user_id too_deep unknown_type"
+
+cut -f1,2 "$WORK/labelled.tsv" >"$WORK/input.tsv"
+cat "$WORK/bad.tsv" >>"$WORK/input.tsv"
+produce_keyed events "$WORK/input.tsv"
+
+"$MM_BIN" run -b "$BOOTSTRAP" -g it-pipeline -i events -o micro-moments \
+  -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run1.err"
+check_eq "run --exit-on-eof exits 0" 0 $?
+
+consume_all micro-moments >"$WORK/moments.jsonl"
+intent=$(awk -F'\t' '$3 != "none"' "$WORK/labelled.tsv" | wc -l)
+check_eq "one moment per intent query" "$intent" "$(wc -l <"$WORK/moments.jsonl")"
+while IFS=$'\t' read -r user json label; do
+  got=$(python3 - "$WORK/moments.jsonl" "$user" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m["user_id"] == sys.argv[2]:
+        print(m["moment"])
+PY
+)
+  [ "$label" = none ] && label=""
+  check_eq "moment of $user ($label)" "$label" "$got"
+done <"$WORK/labelled.tsv"
+
+# Every contract field on every moment, with the right types.
+python3 - "$WORK/moments.jsonl" <<'PY' && ok=yes || ok=no
+import json, sys
+need = {"moment_id": str, "moment": str, "confidence": (int, float), "scores": dict,
+        "signals": list, "user_id": str, "session_id": (str, type(None)),
+        "event_id": (str, type(None)), "event_ts": int, "detected_ts": int,
+        "journey_stage": str, "strategy": dict, "context": dict, "source": dict}
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    for k, t in need.items():
+        assert isinstance(m[k], t), (k, m)
+    assert set(m["scores"]) == {"know", "go", "do", "buy"}, m
+    assert m["moment"] in ("know", "go", "do", "buy"), m
+    assert 0 <= m["confidence"] <= 1, m
+    assert len(m["moment_id"]) == 32, m
+    assert m["journey_stage"] in ("awareness", "consideration", "decision", "post-purchase")
+    assert set(m["strategy"]) == {"goal", "content", "horizon"}, m
+    assert m["source"]["topic"] == "events", m
+    assert any(s["name"] == "keyword" for s in m["signals"]), m
+PY
+check_eq "moments carry every contract field" yes "$ok"
+
+# Output keyed by user_id.
+keys_ok=$(consume_all micro-moments -f '%k %s\n' | python3 -c '
+import json, sys
+print(all(l.split(" ",1)[0] == json.loads(l.split(" ",1)[1])["user_id"] for l in sys.stdin if l.strip()))')
+check_eq "moments keyed by user_id" True "$keys_ok"
+
+# Dead letters: the original bytes, the error and the source in headers.
+consume_all micro-moments.dlq -f '%h\n' >"$WORK/dlq.headers"
+check_eq "one dead letter per malformed record" "$(wc -l <"$WORK/bad.tsv")" "$(wc -l <"$WORK/dlq.headers")"
+codes=$(grep -o 'mm.error.code=[a-z0-9_]*' "$WORK/dlq.headers" | cut -d= -f2 | sort | tr '\n' ' ' | sed 's/ $//')
+check_eq "dead letters name each error" "$expected_codes" "$codes"
+check_eq "dead letters name the source topic" "$(wc -l <"$WORK/bad.tsv")" \
+  "$(grep -c 'mm.source.topic=events' "$WORK/dlq.headers")"
+check "dead letters carry partition and offset" grep -q 'mm.source.partition=[0-9].*mm.source.offset=[0-9]' "$WORK/dlq.headers"
+consume_all micro-moments.dlq -f '%k\t%s\n' | sort >"$WORK/dlq.records"
+check_eq "dead letters keep key and bytes unchanged" "$(sort "$WORK/bad.tsv" | md5sum)" "$(md5sum <"$WORK/dlq.records")"
+
+# 2. At-least-once: everything processed was committed. A second run of the
+#    same group finds nothing new to do.
+"$MM_BIN" run -b "$BOOTSTRAP" -g it-pipeline -i events -o micro-moments \
+  -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run2.err"
+check_eq "second run exits 0" 0 $?
+check_eq "second run re-reads nothing (offsets were committed)" "$intent" \
+  "$(consume_all micro-moments | wc -l)"
+
+# 3. A synthetic stream: the online result equals `classify` on the same
+#    records (per-user state lives with the user's partition).
+"$MM_BIN" gen --events 5000 --users 300 --seed 7 --keyed >"$WORK/gen.tsv"
+produce_keyed events "$WORK/gen.tsv"
+"$MM_BIN" run -b "$BOOTSTRAP" -g it-pipeline -i events -o micro-moments \
+  -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run3.err"
+check_eq "run over the synthetic stream exits 0" 0 $?
+cut -f2- "$WORK/gen.tsv" | "$MM_BIN" classify 2>/dev/null \
+  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
+  | sort >"$WORK/offline"
+consume_all micro-moments \
+  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin) if m["event_id"].startswith("e-")]' \
+  | sort >"$WORK/online"
+check "synthetic stream yields moments" test "$(wc -l <"$WORK/online")" -gt 500
+check_eq "online moments equal offline classify" "$(md5sum <"$WORK/offline")" "$(md5sum <"$WORK/online")"
+types=$(cut -d' ' -f2 "$WORK/online" | sort -u | tr '\n' ' ')
+check_eq "all four types in the synthetic stream" "buy do go know " "$types"
+
+finish

@@ -1,0 +1,312 @@
+/*
+ * mm_jw_*: escaping, invalid UTF-8 to U+FFFD, commas, number formatting, and
+ * overflow that never writes past cap (guard bytes after the buffer).
+ */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer/consumer.h"
+#include "sinks/sinks.h"
+
+#define FFFD "\xEF\xBF\xBD"
+
+static char out[4096];
+
+/** The writer's output as a NUL-terminated string (asserting it is ok). */
+static const char *done(mm_jw_t *jw) {
+    ck_assert(mm_jw_ok(jw));
+    ck_assert_uint_lt(jw->len, sizeof(out));
+    out[jw->len] = '\0';
+    ck_assert_msg(mm_json_valid(out, jw->len, 16), "invalid JSON: %s", out);
+    return out;
+}
+
+/* --------------------------------------------------------------- escaping */
+
+static const struct {
+    const char *in;
+    size_t len; /* 0: strlen */
+    const char *want;
+} escape_rows[] = {
+    {"plain", 0, "\"plain\""},
+    {"", 0, "\"\""},
+    {"a\"b", 0, "\"a\\\"b\""},
+    {"back\\slash", 0, "\"back\\\\slash\""},
+    {"\b\f\n\r\t", 0, "\"\\b\\f\\n\\r\\t\""},
+    {"\x01\x1f", 0, "\"\\u0001\\u001f\""},
+    {"a\0b", 3, "\"a\\u0000b\""},
+    {"\x7f/", 0, "\"\x7f/\""},
+    {"n\xc3\xa6r caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 0,
+     "\"n\xc3\xa6r caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""},
+    {"\xff", 0, "\"" FFFD "\""},
+    {"a\xc3", 0, "\"a" FFFD "\""},          /* truncated 2-byte */
+    {"\xe2\x82", 0, "\"" FFFD "\""},        /* truncated 3-byte: one */
+    {"\xe2\x82x", 0, "\"" FFFD "x\""},      /* maximal subpart, then x */
+    {"\xc0\xaf", 0, "\"" FFFD FFFD "\""},   /* overlong */
+    {"\xed\xa0\x80", 0, "\"" FFFD FFFD FFFD "\""}, /* encoded surrogate */
+    {"\xf4\x90\x80\x80", 0, "\"" FFFD FFFD FFFD FFFD "\""}, /* > U+10FFFF */
+    {"\x80\"", 0, "\"" FFFD "\\\"\""},
+};
+
+START_TEST(test_string_is_escaped) {
+    mm_jw_t jw;
+    const char *in = escape_rows[_i].in;
+    size_t len = escape_rows[_i].len ? escape_rows[_i].len : strlen(in);
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_string(&jw, in, len);
+    ck_assert_str_eq(done(&jw), escape_rows[_i].want);
+}
+END_TEST
+
+START_TEST(test_key_is_escaped) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_object_open(&jw);
+    mm_jw_key(&jw, "a\"\n\xff");
+    mm_jw_int(&jw, 1);
+    mm_jw_object_close(&jw);
+    ck_assert_str_eq(done(&jw), "{\"a\\\"\\n" FFFD "\":1}");
+}
+END_TEST
+
+START_TEST(test_any_bytes_give_valid_json) {
+    /* 2000 random byte strings, biased to the interesting bytes. */
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    unsigned char in[64];
+    for (int round = 0; round < 2000; round++) {
+        for (size_t i = 0; i < sizeof(in); i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            unsigned char c = (unsigned char)x;
+            in[i] = (x >> 8) % 4 == 0 ? (unsigned char)("\"\\\x80\xc3\xed\xf4"
+                                                        "\x01\xe2")[c % 8]
+                                      : c;
+        }
+        mm_jw_t jw;
+        mm_jw_init(&jw, out, sizeof(out));
+        mm_jw_array_open(&jw);
+        mm_jw_string(&jw, (const char *)in, (size_t)(x % sizeof(in)));
+        mm_jw_array_close(&jw);
+        done(&jw);
+        ck_assert(mm_utf8_valid(out, jw.len));
+    }
+}
+END_TEST
+
+START_TEST(test_str_and_cstr_null_are_null) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_array_open(&jw);
+    mm_jw_str(&jw, (mm_str_t){NULL, 5});
+    mm_jw_cstr(&jw, NULL);
+    mm_jw_str(&jw, MM_STR_LIT("s"));
+    mm_jw_cstr(&jw, "c");
+    mm_jw_array_close(&jw);
+    ck_assert_str_eq(done(&jw), "[null,null,\"s\",\"c\"]");
+}
+END_TEST
+
+/* ----------------------------------------------------------------- commas */
+
+START_TEST(test_commas_are_placed_per_depth) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_object_open(&jw);
+    mm_jw_key(&jw, "a");
+    mm_jw_int(&jw, 1);
+    mm_jw_key(&jw, "b");
+    mm_jw_array_open(&jw);
+    mm_jw_int(&jw, 1);
+    mm_jw_bool(&jw, true);
+    mm_jw_object_open(&jw);
+    mm_jw_key(&jw, "c");
+    mm_jw_null(&jw);
+    mm_jw_object_close(&jw);
+    mm_jw_array_open(&jw);
+    mm_jw_array_close(&jw);
+    mm_jw_array_close(&jw);
+    mm_jw_key(&jw, "d");
+    mm_jw_object_open(&jw);
+    mm_jw_object_close(&jw);
+    mm_jw_key(&jw, "e:");
+    mm_jw_string(&jw, "x:", 2);
+    mm_jw_key(&jw, "f");
+    mm_jw_bool(&jw, false);
+    mm_jw_object_close(&jw);
+    ck_assert_str_eq(done(&jw), "{\"a\":1,\"b\":[1,true,{\"c\":null},[]],"
+                                "\"d\":{},\"e:\":\"x:\",\"f\":false}");
+}
+END_TEST
+
+START_TEST(test_nesting_past_max_depth_is_not_ok) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    for (int i = 0; i < MM_JW_MAX_DEPTH; i++)
+        mm_jw_array_open(&jw);
+    ck_assert(mm_jw_ok(&jw));
+    mm_jw_array_open(&jw);
+    ck_assert(!mm_jw_ok(&jw));
+}
+END_TEST
+
+START_TEST(test_closing_unopened_is_not_ok) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_object_close(&jw);
+    ck_assert(!mm_jw_ok(&jw));
+}
+END_TEST
+
+/* ---------------------------------------------------------------- numbers */
+
+static const struct {
+    int64_t v;
+    const char *want;
+} int_rows[] = {
+    {0, "0"},
+    {-1, "-1"},
+    {1763900000000LL, "1763900000000"},
+    {INT64_MAX, "9223372036854775807"},
+    {INT64_MIN, "-9223372036854775808"},
+};
+
+START_TEST(test_int_is_decimal) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_int(&jw, int_rows[_i].v);
+    ck_assert_str_eq(done(&jw), int_rows[_i].want);
+}
+END_TEST
+
+static const struct {
+    double v;
+    int decimals;
+    const char *want;
+} double_rows[] = {
+    {0.91, 3, "0.91"},
+    {(double)0.91f, 3, "0.91"}, /* a float score is not 0.910000026 */
+    {1.0, 3, "1"},
+    {0.0, 3, "0"},
+    {-0.0, 3, "0"},
+    {-0.0001, 3, "0"}, /* rounds to zero: no "-0" */
+    {0.0004, 3, "0"},
+    {0.0005, 3, "0.001"},
+    {0.12, 3, "0.12"},
+    {0.08, 3, "0.08"},
+    {-1.25, 2, "-1.25"},
+    {1234.5678, 2, "1234.57"},
+    {0.999, 2, "1"},
+    {12.5, 0, "13"},
+    {55.676123456, 5, "55.67612"},
+    {-3.70380, 5, "-3.7038"},
+    {600000.0, 3, "600000"},
+    {1.5, -3, "2"},   /* decimals clamped to 0 */
+    {0.123456789123, 20, "0.123456789"}, /* clamped to 9 */
+    {NAN, 3, "null"},
+    {INFINITY, 3, "null"},
+    {-INFINITY, 3, "null"},
+    {1e20, 3, "1e+20"},
+    {-2.5e300, 3, "-2.5000000000000001e+300"},
+};
+
+START_TEST(test_double_has_fixed_decimals_trailing_zeros_cut) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, out, sizeof(out));
+    mm_jw_double(&jw, double_rows[_i].v, double_rows[_i].decimals);
+    ck_assert_str_eq(done(&jw), double_rows[_i].want);
+}
+END_TEST
+
+/* --------------------------------------------------------------- overflow */
+
+/** A document touching every writer call; cap bytes of room. */
+static void write_doc(mm_jw_t *jw) {
+    mm_jw_object_open(jw);
+    mm_jw_key(jw, "s");
+    mm_jw_string(jw, "q\"\n\xff\xc3\xa6", 6);
+    mm_jw_key(jw, "n");
+    mm_jw_array_open(jw);
+    mm_jw_int(jw, -42);
+    mm_jw_double(jw, 0.125, 3);
+    mm_jw_double(jw, NAN, 3);
+    mm_jw_bool(jw, true);
+    mm_jw_null(jw);
+    mm_jw_array_close(jw);
+    mm_jw_key(jw, "o");
+    mm_jw_object_open(jw);
+    mm_jw_object_close(jw);
+    mm_jw_object_close(jw);
+}
+
+START_TEST(test_overflow_never_writes_past_cap) {
+    char full[256];
+    mm_jw_t jw;
+    mm_jw_init(&jw, full, sizeof(full));
+    write_doc(&jw);
+    ck_assert(mm_jw_ok(&jw));
+    size_t need = jw.len;
+    for (size_t cap = 0; cap <= need; cap++) {
+        char buf[256 + 16];
+        memset(buf, 'G', sizeof(buf));
+        mm_jw_init(&jw, buf, cap);
+        write_doc(&jw);
+        ck_assert_uint_le(jw.len, cap);
+        ck_assert(mm_jw_ok(&jw) == (cap == need));
+        for (size_t i = cap; i < sizeof(buf); i++)
+            ck_assert_msg(buf[i] == 'G', "cap %zu: byte %zu written", cap, i);
+        if (cap == need)
+            ck_assert(memcmp(buf, full, need) == 0);
+    }
+}
+END_TEST
+
+START_TEST(test_null_buffer_is_overflow_not_crash) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, NULL, 100);
+    mm_jw_int(&jw, 1);
+    ck_assert(!mm_jw_ok(&jw));
+    ck_assert_uint_eq(jw.len, 0);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ main */
+
+#define N_ROWS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *json_writer_suite(void) {
+    Suite *s = suite_create("json_writer");
+    TCase *tc = tcase_create("writer_escaping");
+    tcase_add_loop_test(tc, test_string_is_escaped, 0, N_ROWS(escape_rows));
+    tcase_add_test(tc, test_key_is_escaped);
+    tcase_add_test(tc, test_any_bytes_give_valid_json);
+    tcase_add_test(tc, test_str_and_cstr_null_are_null);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writer_structure");
+    tcase_add_test(tc, test_commas_are_placed_per_depth);
+    tcase_add_test(tc, test_nesting_past_max_depth_is_not_ok);
+    tcase_add_test(tc, test_closing_unopened_is_not_ok);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writer_numbers");
+    tcase_add_loop_test(tc, test_int_is_decimal, 0, N_ROWS(int_rows));
+    tcase_add_loop_test(tc, test_double_has_fixed_decimals_trailing_zeros_cut,
+                        0, N_ROWS(double_rows));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writer_overflow");
+    tcase_add_test(tc, test_overflow_never_writes_past_cap);
+    tcase_add_test(tc, test_null_buffer_is_overflow_not_crash);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) {
+    SRunner *sr = srunner_create(json_writer_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
