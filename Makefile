@@ -1,12 +1,14 @@
 # micromoment: the two commands of the quick start are `make demo` and
 # `make test`; both install missing Debian packages first.
-BUILD      ?= build
-BUILD_SAN  ?= build-asan
-JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-CMAKE_ARGS ?=
+BUILD        ?= build
+BUILD_SAN    ?= build-asan
+JOBS         ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS   ?=
+FUZZ_SECONDS ?= 60
+PREFIX       ?= /usr/local
 
 .PHONY: all build build-asan deps deps-test demo test test-unit test-integration \
-        test-asan bench clean
+        fuzz fuzz-short bench install package clean
 
 all: build
 
@@ -27,11 +29,12 @@ build-asan:
 demo: deps build
 	@$(BUILD)/micromoment demo
 
-# Unit tests in the normal and the sanitizer build, then the integration
-# suite (real sockets: micromoment broker + kcat) in both.
+# Unit tests in the normal and the sanitizer build, a short fuzzing pass, then
+# the integration suite (real sockets: micromoment broker + kcat) in both.
 test: deps-test build build-asan
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS) -L unit
+	@FUZZ_SECONDS=20 fuzz/run.sh
 	@cd $(BUILD) && ctest --output-on-failure -L integration
 	@cd $(BUILD_SAN) && ctest --output-on-failure -L integration
 
@@ -41,8 +44,19 @@ test-unit: build
 test-integration: build
 	@cd $(BUILD) && ctest --output-on-failure -L integration
 
+fuzz: deps-test
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
 bench: deps build
 	@bench/run.sh $(BUILD)
+
+install: build
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+package: deps
+	@cmake -S . -B build-pkg -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+	@cmake --build build-pkg -j$(JOBS) --target micromoment
+	@cd build-pkg && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN) build-*

@@ -5,6 +5,7 @@
  * language, the four scores and every signal, for people tuning lexicons.
  */
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,13 @@ static int classify_stream(mm_config_t *cfg, bool explain) {
             continue; /* blank lines separate, they are not records */
         }
         mm_str_t value = {line, len};
-        if (mm_pipeline_process(pipe, task, (mm_str_t){0}, value, offset++, -1) != MM_ERR_OK) {
+        mm_err_t err = mm_pipeline_process(pipe, task, (mm_str_t){0}, value, offset++, -1);
+        if (err == MM_ERR_IO) {
+            snprintf(errstr, sizeof(errstr), "line %" PRId64 ": %s", offset,
+                     mm_pipeline_io_reason(pipe));
+            goto fail;
+        }
+        if (err != MM_ERR_OK) {
             snprintf(errstr, sizeof(errstr), "cannot write output");
             goto fail;
         }

@@ -32,6 +32,7 @@ typedef struct demo_s {
     atomic_uint_fast64_t produced;
     char examples[MM_MOMENT__COUNT][EXAMPLE_LEN];
     uint32_t example_signals[MM_MOMENT__COUNT];
+    pthread_mutex_t examples_lock;
 } demo_t;
 
 /* Malformed records, one of each kind the dead-letter path handles. */
@@ -101,33 +102,36 @@ static void *generate(void *arg) {
     return NULL;
 }
 
-static void live_line(mm_pipeline_t *pipe, void *ctx) {
+static void live_line(mm_run_t *run, void *ctx) {
     demo_t *demo = ctx;
-    const mm_pipeline_counters_t *c = mm_pipeline_counters(pipe);
     uint64_t dead = 0;
     for (int i = 0; i < MM_ERR__COUNT; i++)
-        dead += c->dead_out[i];
+        dead += mm_run_counter(run, MM_RUN_DEAD_OUT, i);
     int64_t elapsed = (mm_now_ms() - demo->started_ms) / 1000;
     printf("[%3" PRId64 "s] events %8" PRIu64 "  know %6" PRIu64 "  go %6" PRIu64
            "  do %6" PRIu64 "  buy %6" PRIu64 "  dead letters %4" PRIu64 "\n",
-           elapsed, c->records_in, c->moments_out[MM_MOMENT_KNOW],
-           c->moments_out[MM_MOMENT_GO], c->moments_out[MM_MOMENT_DO],
-           c->moments_out[MM_MOMENT_BUY], dead);
+           elapsed, mm_run_counter(run, MM_RUN_RECORDS_IN, 0),
+           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_KNOW),
+           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_GO),
+           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_DO),
+           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_BUY), dead);
     fflush(stdout);
     if (elapsed >= demo->seconds)
         mm_running = 0;
 }
 
-/* Per type, the moment with the most signals that fired: it shows most. */
+/* Per type, the moment with the most signals that fired: it shows most.
+ * Called from every worker: a worker that finds the examples busy skips. */
 static void keep_example(const mm_moment_t *m, const char *json, size_t len, void *ctx) {
     demo_t *demo = ctx;
-    if (*demo->examples[m->type] && m->n_signals <= demo->example_signals[m->type])
+    if (len >= EXAMPLE_LEN || pthread_mutex_trylock(&demo->examples_lock) != 0)
         return;
-    if (len >= EXAMPLE_LEN)
-        return;
-    memcpy(demo->examples[m->type], json, len);
-    demo->examples[m->type][len] = '\0';
-    demo->example_signals[m->type] = m->n_signals;
+    if (!*demo->examples[m->type] || m->n_signals > demo->example_signals[m->type]) {
+        memcpy(demo->examples[m->type], json, len);
+        demo->examples[m->type][len] = '\0';
+        demo->example_signals[m->type] = m->n_signals;
+    }
+    pthread_mutex_unlock(&demo->examples_lock);
 }
 
 static void summary(demo_t *demo, int code) {
@@ -186,7 +190,7 @@ static int parse_demo_args(demo_t *demo, int argc, char **argv) {
 }
 
 int mm_cmd_demo(int argc, char **argv) {
-    static demo_t demo; /* large (examples); one per process */
+    static demo_t demo = {.examples_lock = PTHREAD_MUTEX_INITIALIZER}; /* one per process */
     demo.seconds = 15;
     demo.rate = 2000;
     int code = parse_demo_args(&demo, argc, argv);

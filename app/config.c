@@ -48,10 +48,30 @@ static const mm_conf_key_t conf_keys[] = {
     {"mm.delivery", MM_CT_ENUM, F(delivery), 0, 0, "at-least-once", "at-least-once",
      "Delivery guarantee: an input offset is committed only after every output "
      "it caused is acknowledged."},
-    {"mm.input.format", MM_CT_ENUM, F(input_format), 0, 0, "auto|json", "auto",
-     "Input encoding, told apart per message when auto."},
-    {"mm.output.format", MM_CT_ENUM, F(output_format), 0, 0, "json", "json",
-     "Output encoding."},
+    {"mm.input.format", MM_CT_ENUM, F(input_format), 0, 0, "auto|json|avro", "auto",
+     "Input encoding: JSON, or Avro in the Confluent wire format; told apart per "
+     "message when auto."},
+    {"mm.output.format", MM_CT_ENUM, F(output_format), 0, 0, "json|avro", "json",
+     "Output encoding; avro is Confluent-framed with mm.output.schema.id."},
+    {"mm.output.schema.id", MM_CT_I64, F(output_schema_id), -1, 2147483647, NULL, "-1",
+     "Schema id written in Avro output; required when mm.output.format=avro."},
+    {"mm.schema.files", MM_CT_STR, F(schema_files), 0, 0, NULL, "",
+     "Avro writer schemas by id, ID=PATH[,ID=PATH]; read at start."},
+    {"mm.schema.registry.url", MM_CT_STR, F(registry_url), 0, 0, NULL, "",
+     "Schema Registry base URL for ids not in mm.schema.files."},
+    {"mm.schema.registry.timeout.ms", MM_CT_I64, F(registry_timeout_ms), 100, 60000,
+     NULL, "5000", "One registry request, connect included."},
+    {"mm.schema.registry.retry.ms", MM_CT_I64, F(registry_retry_ms), 100, 600000, NULL,
+     "1000", "After a failed registry request, no new one for this long; the record "
+     "waits (it is not a dead letter)."},
+    {"mm.schema.registry.negative.ttl.ms", MM_CT_I64, F(registry_negative_ttl_ms), 1000,
+     86400000, NULL, "60000", "An id the registry lacks (404) is asked again after this."},
+    {"mm.schema.cache.max", MM_CT_I64, F(schema_cache_max), 1, 65536, NULL, "256",
+     "Registry schemas kept per worker (least recently used evicted)."},
+    {"mm.schema.reader.path", MM_CT_STR, F(reader_schema_path), 0, 0, NULL, "",
+     "Reader schema for Avro input; empty: the built-in schemas/event.avsc."},
+    {"mm.metrics.listen", MM_CT_STR, F(metrics_listen), 0, 0, NULL, "127.0.0.1:9464",
+     "Prometheus endpoint HOST:PORT (/metrics, /healthz, /readyz); port 0 disables it."},
     {"mm.log.level", MM_CT_ENUM, F(log_level), 0, 0, "error|warn|info|debug", "info",
      "Lowest level of log lines written to stderr."},
     {"mm.commit.interval.ms", MM_CT_I64, F(commit_interval_ms), 10, 3600000, NULL,
@@ -64,6 +84,9 @@ static const mm_conf_key_t conf_keys[] = {
      16777216, NULL, "65536",
      "Input records per partition whose outputs may be unacknowledged at once; "
      "consumption waits when it is reached."},
+    {"mm.workers", MM_CT_U32, F(workers), 1, 64, NULL, "2",
+     "Worker threads; each owns some input partitions, their per-user state "
+     "and a producer."},
     {"mm.state.max.users", MM_CT_U32, F(state.max_users), 16, 100000000, NULL,
      "200000", "Users tracked per input partition; past it the oldest is evicted."},
     {"mm.state.ttl.ms", MM_CT_I64, F(state.ttl_ms), 1000, MS_MAX, NULL, "1800000",
@@ -256,6 +279,7 @@ static char *trim(char *s) {
 
 mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path, char *errstr,
                                   size_t errstr_size) {
+    snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
     FILE *fp = fopen(path, "r");
     if (!fp) {
         snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
@@ -285,6 +309,37 @@ mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path, char *errs
     return res;
 }
 
+mm_conf_res_t mm_config_set_cli(mm_config_t *cfg, const char *key, const char *value,
+                                char *errstr, size_t errstr_size) {
+    mm_conf_res_t res = mm_config_set(cfg, key, value, errstr, errstr_size);
+    size_t used = strlen(cfg->overrides);
+    if (res == MM_CONF_OK)
+        snprintf(cfg->overrides + used, sizeof(cfg->overrides) - used, "%s=%s\n", key, value);
+    return res;
+}
+
+mm_conf_res_t mm_config_reapply(mm_config_t *fresh, const mm_config_t *orig,
+                                char *errstr, size_t errstr_size) {
+    mm_conf_res_t res = MM_CONF_OK;
+    if (*orig->config_file) {
+        res = mm_config_load_file(fresh, orig->config_file, errstr, errstr_size);
+        if (res != MM_CONF_OK)
+            return res;
+    }
+    char lines[sizeof(orig->overrides)];
+    memcpy(lines, orig->overrides, sizeof(lines));
+    char *save = NULL;
+    for (char *line = strtok_r(lines, "\n", &save); line && res == MM_CONF_OK;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        res = mm_config_set(fresh, line, eq + 1, errstr, errstr_size);
+    }
+    return res;
+}
+
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size) {
     char value[512];
     size_t size = sizeof(value);
@@ -301,6 +356,11 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
     }
     if (!*cfg->output_topic) {
         snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
+        return MM_CONF_INVALID;
+    }
+    if (cfg->output_format == MM_OUTPUT_AVRO && cfg->output_schema_id < 0) {
+        snprintf(errstr, errstr_size,
+                 "mm.output.schema.id: required when mm.output.format=avro");
         return MM_CONF_INVALID;
     }
     return MM_CONF_OK;

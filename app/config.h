@@ -15,14 +15,23 @@
 #include "../consumer/consumer.h"
 
 typedef enum { MM_DELIVERY_AT_LEAST_ONCE } mm_delivery_t;
-typedef enum { MM_INPUT_AUTO, MM_INPUT_JSON } mm_input_format_t;
-typedef enum { MM_OUTPUT_JSON } mm_output_format_t;
+typedef enum { MM_INPUT_AUTO, MM_INPUT_JSON, MM_INPUT_AVRO } mm_input_format_t;
+typedef enum { MM_OUTPUT_JSON, MM_OUTPUT_AVRO } mm_output_format_t;
 
 typedef struct mm_config_s {
     char input_topics[1024]; /* comma-separated */
     char output_topic[256];
     char dlq_topic[256];
     char lexicon_dir[1024];
+    char metrics_listen[256];
+    char schema_files[4096];
+    char registry_url[1024];
+    char reader_schema_path[1024];
+    int64_t registry_timeout_ms;
+    int64_t registry_retry_ms;
+    int64_t registry_negative_ttl_ms;
+    int64_t schema_cache_max;
+    int64_t output_schema_id;
     int delivery;      /* mm_delivery_t */
     int input_format;  /* mm_input_format_t */
     int output_format; /* mm_output_format_t */
@@ -30,10 +39,15 @@ typedef struct mm_config_s {
     int64_t commit_interval_ms;
     int64_t shutdown_timeout_ms;
     int64_t inflight_per_partition;
+    uint32_t workers;
     mm_rules_conf_t rules;
     mm_state_conf_t state;
     mm_decode_limits_t limits;
     bool exit_on_eof;
+    /* What the configuration came from, for SIGHUP: the -c file and the
+     * command line's keys ("key=value\n" each). */
+    char config_file[1024];
+    char overrides[16384];
     /* librdkafka's keys, including bootstrap.servers and group.id */
     rd_kafka_conf_t *kafka;
 } mm_config_t;
@@ -62,6 +76,20 @@ mm_conf_res_t mm_config_set(mm_config_t *cfg, const char *key, const char *value
  */
 mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path,
                                   char *errstr, size_t errstr_size);
+
+/**
+ * @brief Set a key given on the command line and remember it for
+ * mm_config_reapply(). Same results as mm_config_set().
+ */
+mm_conf_res_t mm_config_set_cli(mm_config_t *cfg, const char *key, const char *value,
+                                char *errstr, size_t errstr_size);
+
+/**
+ * @brief Load into @p fresh (just initialised) what @p orig came from: its
+ * configuration file again, then its command-line keys.
+ */
+mm_conf_res_t mm_config_reapply(mm_config_t *fresh, const mm_config_t *orig,
+                                char *errstr, size_t errstr_size);
 
 /** @brief Checks that need every key: required keys, cross-key rules. */
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size);

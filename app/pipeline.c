@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "histogram.h"
+
 #define MM_MOMENTS_PER_EVENT 4
 
 struct mm_pipeline_s {
@@ -16,11 +18,14 @@ struct mm_pipeline_s {
     void *hook_ctx;
     mm_pipeline_explain_hook *explain_hook;
     void *explain_ctx;
+    mm_avro_decoder_t *avro;
     mm_scratch_t scratch;
     char *encode_buf;
     size_t encode_cap;
+    struct mm_histogram_s *latency;
     bool failed;
     char fail_reason[512];
+    char io_reason[256];
     mm_pipeline_counters_t counters;
     mm_moment_t moments[MM_MOMENTS_PER_EVENT];
     mm_task_t tasks[MM_TASKS_MAX];
@@ -61,10 +66,25 @@ mm_pipeline_t *mm_pipeline_new(const mm_config_t *cfg, const mm_rules_t *rules,
     pipe->encode_cap = 6 * cfg->limits.max_field_bytes + 16384;
     pipe->encode_buf = malloc(pipe->encode_cap);
     if (!pipe->scratch.buf || !pipe->encode_buf)
-        goto fail;
+        goto nomem;
+    if (cfg->input_format != MM_INPUT_JSON) {
+        mm_avro_conf_t ac;
+        mm_avro_conf_defaults(&ac);
+        ac.schema_files = *cfg->schema_files ? cfg->schema_files : NULL;
+        ac.registry_url = *cfg->registry_url ? cfg->registry_url : NULL;
+        ac.reader_schema_path = *cfg->reader_schema_path ? cfg->reader_schema_path : NULL;
+        ac.registry_timeout_ms = (int)cfg->registry_timeout_ms;
+        ac.registry_retry_ms = (int)cfg->registry_retry_ms;
+        ac.registry_negative_ttl_ms = (int)cfg->registry_negative_ttl_ms;
+        ac.cache_max = (size_t)cfg->schema_cache_max;
+        pipe->avro = mm_avro_decoder_new(&ac, errstr, errstr_size);
+        if (!pipe->avro)
+            goto fail;
+    }
     return pipe;
-fail:
+nomem:
     snprintf(errstr, errstr_size, "out of memory for the pipeline");
+fail:
     mm_pipeline_destroy(pipe);
     return NULL;
 }
@@ -76,6 +96,7 @@ void mm_pipeline_destroy(mm_pipeline_t *pipe) {
         if (pipe->tasks[i].in_use)
             mm_pipeline_task_close(pipe, &pipe->tasks[i]);
     mm_sink_destroy(pipe->sink);
+    mm_avro_decoder_destroy(pipe->avro);
     free(pipe->scratch.buf);
     free(pipe->encode_buf);
     free(pipe);
@@ -111,8 +132,22 @@ void mm_pipeline_ack(void *opaque, mm_err_t err, const char *reason, void *cb_ct
         fail(pipe, "an output could not be delivered: %s", reason ? reason : mm_err_str(err));
         return;
     }
-    pipe->counters.acked++;
+    MM_COUNTER_ADD(pipe->counters.acked, 1);
     mm_offsets_release(task->offsets, ticket);
+}
+
+void mm_pipeline_set_rules(mm_pipeline_t *pipe, const mm_rules_t *rules) {
+    pipe->rules = rules;
+}
+
+void mm_pipeline_set_histogram(mm_pipeline_t *pipe, struct mm_histogram_s *hist) {
+    pipe->latency = hist;
+}
+
+void mm_pipeline_prefetch(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key) {
+    (void)pipe;
+    if (key.p)
+        mm_state_prefetch(task->state, key);
 }
 
 void mm_pipeline_set_explain(mm_pipeline_t *pipe, mm_pipeline_explain_hook *hook,
@@ -198,20 +233,25 @@ static mm_err_t write_dead(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
         .source_ts = record_ts,
         .time_ms = mm_now_ms(),
     };
-    pipe->counters.dead_out[err]++;
+    MM_COUNTER_ADD(pipe->counters.dead_out[err], 1);
     mm_offsets_hold(task->offsets, ticket);
     return pipe->sink->ops->write_dead(pipe->sink->ctx, &dl, opaque);
 }
 
 static mm_err_t write_moments(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
-                              uint64_t ticket, size_t n) {
+                              uint64_t ticket, size_t n, int64_t record_ts) {
     int64_t detected = mm_now_ms();
+    if (n && pipe->latency && record_ts > 0 && detected >= record_ts)
+        mm_histogram_record_us(pipe->latency, (uint64_t)(detected - record_ts) * 1000u);
     for (size_t i = 0; i < n; i++) {
         const mm_moment_t *m = &pipe->moments[i];
-        size_t len = mm_moment_to_json(m, detected, pipe->encode_buf, pipe->encode_cap);
+        size_t len = pipe->cfg->output_format == MM_OUTPUT_AVRO
+                         ? mm_moment_to_avro(m, detected, (int32_t)pipe->cfg->output_schema_id,
+                                             pipe->encode_buf, pipe->encode_cap)
+                         : mm_moment_to_json(m, detected, pipe->encode_buf, pipe->encode_cap);
         if (len == 0)
             return MM_ERR_FULL; /* cannot happen with bounded fields */
-        pipe->counters.moments_out[m->type]++;
+        MM_COUNTER_ADD(pipe->counters.moments_out[m->type], 1);
         mm_offsets_hold(task->offsets, ticket);
         mm_err_t err = pipe->sink->ops->write_moment(pipe->sink->ctx, m->event->user_id,
                                                      pipe->encode_buf, len, opaque);
@@ -223,30 +263,47 @@ static mm_err_t write_moments(mm_pipeline_t *pipe, mm_task_t *task, void *opaque
     return MM_ERR_OK;
 }
 
+/* Decodes per mm.input.format; MM_ERR_IO means "not now" (registry). */
+static mm_err_t decode(mm_pipeline_t *pipe, mm_str_t value, mm_event_t *ev, char *reason,
+                       size_t reason_size) {
+    const mm_config_t *cfg = pipe->cfg;
+    if (value.len > cfg->limits.max_record_bytes) {
+        snprintf(reason, reason_size, "record of %zu bytes, the bound is %zu", value.len,
+                 cfg->limits.max_record_bytes);
+        return MM_ERR_TOO_LARGE;
+    }
+    bool avro = cfg->input_format == MM_INPUT_AVRO ||
+                (cfg->input_format == MM_INPUT_AUTO && mm_record_is_avro(value.p, value.len));
+    if (avro) {
+        mm_event_init(ev);
+        return mm_decode_avro(pipe->avro, value.p, value.len, &cfg->limits, ev, reason,
+                              reason_size);
+    }
+    pipe->scratch.used = 0;
+    return mm_decode_json(value.p, value.len, &cfg->limits, &pipe->scratch, ev, reason,
+                          reason_size);
+}
+
 mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
                              mm_str_t value, int64_t offset, int64_t record_ts) {
+    char reason[256] = "";
+    mm_event_t ev;
+    mm_err_t derr = decode(pipe, value, &ev, reason, sizeof(reason));
+    if (derr == MM_ERR_IO) {
+        /* The registry is unreachable: not the record's fault. Nothing is
+         * begun, so the caller retries this record later. */
+        snprintf(pipe->io_reason, sizeof(pipe->io_reason), "%s", reason);
+        return MM_ERR_IO;
+    }
     uint64_t ticket;
     if (mm_offsets_begin(task->offsets, offset, &ticket) != MM_ERR_OK)
         return MM_ERR_FULL;
-    pipe->counters.records_in++;
+    MM_COUNTER_ADD(pipe->counters.records_in, 1);
     void *opaque = opaque_pack((size_t)(task - pipe->tasks), task->generation, ticket);
     mm_source_t source = {{task->topic, strlen(task->topic)}, task->partition, offset};
-    char reason[256];
     mm_err_t err;
-    mm_event_t ev;
-    if (value.len > pipe->cfg->limits.max_record_bytes) {
-        snprintf(reason, sizeof(reason), "record of %zu bytes, the bound is %zu", value.len,
-                 pipe->cfg->limits.max_record_bytes);
-        err = write_dead(pipe, task, opaque, ticket, key, value, source, record_ts,
-                         MM_ERR_TOO_LARGE, reason);
-        goto done;
-    }
-    pipe->scratch.used = 0;
-    reason[0] = '\0';
-    err = mm_decode_json(value.p, value.len, &pipe->cfg->limits, &pipe->scratch, &ev,
-                         reason, sizeof(reason));
-    if (err != MM_ERR_OK) {
-        err = write_dead(pipe, task, opaque, ticket, key, value, source, record_ts, err,
+    if (derr != MM_ERR_OK) {
+        err = write_dead(pipe, task, opaque, ticket, key, value, source, record_ts, derr,
                          reason);
         goto done;
     }
@@ -263,7 +320,7 @@ mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
         err = MM_ERR_OK;
     } else {
         mm_classify(pipe->rules, task->state, &ev, pipe->moments, &n, NULL);
-        err = write_moments(pipe, task, opaque, ticket, n);
+        err = write_moments(pipe, task, opaque, ticket, n, record_ts);
     }
 done:
     if (err != MM_ERR_OK) {
@@ -276,6 +333,8 @@ done:
     mm_offsets_release(task->offsets, ticket);
     return MM_ERR_OK;
 }
+
+const char *mm_pipeline_io_reason(const mm_pipeline_t *pipe) { return pipe->io_reason; }
 
 bool mm_pipeline_failed(const mm_pipeline_t *pipe, const char **why) {
     if (why)

@@ -9,6 +9,8 @@
 #ifndef MM_PIPELINE_H
 #define MM_PIPELINE_H
 
+#include <stdatomic.h>
+
 #include "../classifier/classifier.h"
 #include "../consumer/consumer.h"
 #include "../sinks/sinks.h"
@@ -27,12 +29,21 @@ typedef struct mm_task_s {
     mm_offsets_t *offsets;
 } mm_task_t;
 
+/* Counters have one writer (the pipeline's thread) and any number of
+ * readers (metrics, the live view): relaxed atomic loads and stores, no
+ * read-modify-write, so counting costs what a plain increment does. */
 typedef struct mm_pipeline_counters_s {
-    uint64_t records_in;
-    uint64_t moments_out[MM_MOMENT__COUNT];
-    uint64_t dead_out[MM_ERR__COUNT];
-    uint64_t acked;
+    _Atomic uint64_t records_in;
+    _Atomic uint64_t moments_out[MM_MOMENT__COUNT];
+    _Atomic uint64_t dead_out[MM_ERR__COUNT];
+    _Atomic uint64_t acked;
 } mm_pipeline_counters_t;
+
+#define MM_COUNTER_ADD(counter, n)                                              \
+    atomic_store_explicit(&(counter),                                          \
+                          atomic_load_explicit(&(counter), memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+#define MM_COUNTER_GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
 
 /** Called for each moment written (demo's live view); may be NULL. */
 typedef void mm_pipeline_moment_hook(const mm_moment_t *m, const char *json,
@@ -59,6 +70,17 @@ mm_sink_t *mm_pipeline_sink(mm_pipeline_t *pipe);
 void mm_pipeline_set_hook(mm_pipeline_t *pipe, mm_pipeline_moment_hook *hook,
                           void *hook_ctx);
 
+/** @brief Use @p rules from the next record on (hot reload); borrowed. */
+void mm_pipeline_set_rules(mm_pipeline_t *pipe, const mm_rules_t *rules);
+
+struct mm_histogram_s;
+/** @brief Record each moment's latency from its record's timestamp into
+ * @p hist (borrowed; NULL: none). */
+void mm_pipeline_set_histogram(mm_pipeline_t *pipe, struct mm_histogram_s *hist);
+
+/** @brief Hint that @p key's record comes soon (the key is the user id). */
+void mm_pipeline_prefetch(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key);
+
 void mm_pipeline_set_explain(mm_pipeline_t *pipe, mm_pipeline_explain_hook *hook,
                              void *hook_ctx);
 
@@ -79,11 +101,14 @@ mm_task_t *mm_pipeline_task_next(mm_pipeline_t *pipe, mm_task_t *prev);
  * @brief Process one record of @p task: decode, classify, write moments or a
  * dead letter.
  * @returns MM_ERR_OK; MM_ERR_FULL when the task's tracker is full (poll the
- *          sink and call again); another error when the sink refused a write
- *          (the record stays uncommitted).
+ *          sink and call again); MM_ERR_IO when the schema registry cannot be
+ *          reached (call again later; mm_pipeline_io_reason says why); another
+ *          error when the sink refused a write (the record stays uncommitted).
  */
 mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
                              mm_str_t value, int64_t offset, int64_t record_ts);
+
+const char *mm_pipeline_io_reason(const mm_pipeline_t *pipe);
 
 /** @brief True once an output failed for good; the reason is in @p why. */
 bool mm_pipeline_failed(const mm_pipeline_t *pipe, const char **why);

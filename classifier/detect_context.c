@@ -22,12 +22,15 @@
 #define MM__LUNCH_LAST 13
 
 int8_t mm__local_hour(const mm_event_t *ev, int64_t ts) {
-    /* UTC offsets run from -12:00 to +14:00; anything else is noise. */
-    if (!ev->has_tz_offset || ev->tz_offset_min < -16 * 60 || ev->tz_offset_min > 16 * 60)
+    /* UTC offsets run from -12:00 to +14:00; anything else is noise. A
+     * time of 0 or less is an event with no time at all (no ts, no Kafka
+     * timestamp, nothing seen before it). */
+    if (!ev->has_tz_offset || ev->tz_offset_min < -16 * 60 ||
+        ev->tz_offset_min > 16 * 60 || ts <= 0)
         return -1;
     int64_t local = ts + (int64_t)ev->tz_offset_min * 60 * 1000;
     int64_t day = 24 * MM__HOUR_MS;
-    int64_t in_day = (local % day + day) % day; /* floor, also before 1970 */
+    int64_t in_day = (local % day + day) % day; /* floor: local may be < 0 */
     return (int8_t)(in_day / MM__HOUR_MS);
 }
 

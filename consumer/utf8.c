@@ -9,6 +9,8 @@
 #include "consumer.h"
 
 bool mm_utf8_valid(const char *s, size_t len) {
+    if (!s)
+        return len == 0; /* NULL + 0 is undefined behaviour */
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + len;
     while (p < end) {

@@ -12,6 +12,7 @@ packages=(
   libxxhash-dev    # seeded hashing of user ids, moment ids
   libcurl4-openssl-dev  # schema registry client
   libmicrohttpd-dev     # metrics endpoint
+  libck-dev             # Concurrency Kit: lock-free rings between threads
   check            # unit tests
   kcat             # independent Kafka client the tests drive
   python3          # test helpers
@@ -19,6 +20,10 @@ packages=(
 if [ "${MM_DEPS_TEST:-0}" = 1 ]; then
   packages+=(
     clang libclang-rt-14-dev  # libFuzzer, sanitizers
+    docker-compose            # `docker-compose config` checks the compose file
+    dpkg-dev                  # dpkg-shlibdeps for the .deb's Depends
+    jq                        # JSON checks in the packaging test
+    groff-base man-db         # the man page renders without warnings
   )
 fi
 

@@ -206,6 +206,13 @@ void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts,
  * mm_moment_to_json() is mm_jw_init + mm_moment_visit + mm_jw_ok. */
 void mm_moment_visit_json(void *ctx, const mm_mf_t *f);
 
+/** @brief The "scores" and "signals" members alone, as in a moment (for
+ * explanations, which share them). */
+void mm_moment_visit_scores(const float scores[MM_MOMENT__COUNT],
+                            mm_moment_visit_fn *fn, void *ctx);
+void mm_moment_visit_signals(const mm_signal_t *signals, uint32_t n,
+                             mm_moment_visit_fn *fn, void *ctx);
+
 /* ------------------------------------------------------ Avro moment out */
 
 /** Confluent framing: magic byte, 4-byte schema id. */

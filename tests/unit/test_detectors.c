@@ -531,7 +531,8 @@ static const struct {
 } hour_rows[] = {
     {T0, true, 0, 12},         {T0, true, 60, 13},      {T0, true, -300, 7},
     {T0, true, 720, 0},        {T0, false, 0, -1},      {T0, true, 5000, -1},
-    {-3600 * SEC, true, 0, 23}, /* before 1970 */
+    {-3600 * SEC, true, 0, -1}, /* no event time */
+    {30 * MIN, true, -60, 23},  /* local time before the epoch */
 };
 
 START_TEST(test_local_hour_from_ts_and_offset) {

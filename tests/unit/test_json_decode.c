@@ -166,6 +166,17 @@ START_TEST(test_integer_user_id_is_its_text) {
 }
 END_TEST
 
+START_TEST(test_integer_id_longer_than_field_bound_is_too_long) {
+    mm_decode_limits_t lim;
+    mm_decode_limits_defaults(&lim);
+    lim.max_field_bytes = 16;
+    mm_event_t ev;
+    const char rec[] = "{\"user_id\":12345678901234567890,\"type\":\"click\"}";
+    ck_assert_int_eq(decode_lim(rec, sizeof(rec) - 1, &lim, &ev), MM_ERR_FIELD_TOO_LONG);
+    ck_assert_ptr_nonnull(strstr(errstr, "user_id"));
+}
+END_TEST
+
 START_TEST(test_integral_float_ts_is_accepted) {
     mm_event_t ev;
     ck_assert_int_eq(decode(S("{\"user_id\":\"u\",\"type\":\"click\","
@@ -605,6 +616,7 @@ static Suite *json_decode_suite(void) {
     tcase_add_loop_test(tc, test_escapes_are_unescaped, 0, N_ROWS(escape_rows));
     tcase_add_test(tc, test_escaped_key_matches_its_field);
     tcase_add_test(tc, test_integer_user_id_is_its_text);
+    tcase_add_test(tc, test_integer_id_longer_than_field_bound_is_too_long);
     tcase_add_test(tc, test_integral_float_ts_is_accepted);
     tcase_add_test(tc, test_ts_bounds_are_inclusive);
     tcase_add_test(tc, test_nulls_are_absent_fields);

@@ -1,0 +1,173 @@
+/*
+ * The output moment's fields, once: every encoder (JSON, Avro) walks the
+ * moment through mm_moment_visit() and only decides how each step is
+ * written, so a field added here appears in both, in the same place, with
+ * the same value. schemas/moment.avsc declares the same list; the unit test
+ * test_moment_formats decodes the Avro with that schema and compares it with
+ * the JSON, field by field.
+ *
+ * Values are made final here, not in the encoders: numbers are rounded to
+ * their decimals (3) before either encoding sees them, so the JSON text and
+ * the Avro double are the same number (q / 1000.0 is the double nearest the
+ * decimal the JSON prints).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "sinks.h"
+
+typedef struct walk_s {
+    mm_moment_visit_fn *fn;
+    void *ctx;
+} walk_t;
+
+static void emit(walk_t *w, mm_mf_t f) { w->fn(w->ctx, &f); }
+
+static void begin(walk_t *w, const char *key, mm_mf_kind_t kind, uint32_t count) {
+    emit(w, (mm_mf_t){.key = key, .kind = kind, .present = true, .count = count});
+}
+
+static void str(walk_t *w, const char *key, mm_mf_presence_t pr, mm_str_t s) {
+    bool present = s.p != NULL;
+    if (!present && pr == MM_MF_REQUIRED) {
+        s = (mm_str_t){"", 0};
+        present = true;
+    }
+    emit(w, (mm_mf_t){.key = key, .kind = MM_MF_STRING, .presence = pr,
+                      .present = present, .str = s});
+}
+
+static void cstr(walk_t *w, const char *key, mm_mf_presence_t pr, const char *s) {
+    str(w, key, pr, (mm_str_t){s, s ? strlen(s) : 0});
+}
+
+static void integer(walk_t *w, const char *key, mm_mf_presence_t pr, bool present,
+                    int64_t v) {
+    emit(w, (mm_mf_t){.key = key, .kind = MM_MF_INT, .presence = pr,
+                      .present = present || pr == MM_MF_REQUIRED, .i = present ? v : 0});
+}
+
+/** Rounded as mm_jw_double() prints it: half away from zero, no -0. */
+static double round_to(double v, int decimals) {
+    static const double pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+    double scale = pow10[decimals], scaled = fabs(v) * scale;
+    if (scaled >= 9.2e18)
+        return v; /* printed with all its digits */
+    double q = (double)llround(scaled);
+    return q == 0 ? 0 : copysign(q / scale, v);
+}
+
+static void number(walk_t *w, const char *key, mm_mf_presence_t pr, bool present,
+                   double v) {
+    if (present && !isfinite(v)) {
+        present = false; /* neither encoding can carry it as a number */
+        v = 0;
+    }
+    if (!present && pr == MM_MF_REQUIRED)
+        present = true;
+    emit(w, (mm_mf_t){.key = key, .kind = MM_MF_DOUBLE, .presence = pr,
+                      .present = present, .d = present ? round_to(v, 3) : 0,
+                      .decimals = 3});
+}
+
+static void signals(walk_t *w, const mm_signal_t *sigs, uint32_t n_signals) {
+    uint32_t n = n_signals < MM_SIGNALS_MAX ? n_signals : MM_SIGNALS_MAX;
+    begin(w, "signals", MM_MF_ARRAY_BEGIN, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const mm_signal_t *s = &sigs[i];
+        begin(w, NULL, MM_MF_OBJECT_BEGIN, 0);
+        cstr(w, "name", MM_MF_REQUIRED, s->name);
+        str(w, "value", MM_MF_OPTIONAL, s->value);
+        cstr(w, "lang", MM_MF_OPTIONAL, s->lang);
+        integer(w, "count", MM_MF_OPTIONAL, s->has_count, s->count);
+        integer(w, "window_ms", MM_MF_OPTIONAL, s->has_window, s->window_ms);
+        number(w, "number", MM_MF_OPTIONAL, s->has_number, s->number);
+        begin(w, NULL, MM_MF_OBJECT_END, 0);
+    }
+    begin(w, NULL, MM_MF_ARRAY_END, 0);
+}
+
+static void scores(walk_t *w, const float sc[MM_MOMENT__COUNT]) {
+    begin(w, "scores", MM_MF_OBJECT_BEGIN, 0);
+    for (int t = 0; t < MM_MOMENT__COUNT; t++)
+        number(w, mm_moment_type_name((mm_moment_type_t)t), MM_MF_REQUIRED, true, sc[t]);
+    begin(w, NULL, MM_MF_OBJECT_END, 0);
+}
+
+void mm_moment_visit_scores(const float sc[MM_MOMENT__COUNT], mm_moment_visit_fn *fn,
+                            void *ctx) {
+    walk_t w = {fn, ctx};
+    scores(&w, sc);
+}
+
+void mm_moment_visit_signals(const mm_signal_t *sigs, uint32_t n, mm_moment_visit_fn *fn,
+                             void *ctx) {
+    walk_t w = {fn, ctx};
+    signals(&w, sigs, n);
+}
+
+void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_fn *fn,
+                     void *ctx) {
+    walk_t w = {fn, ctx};
+    const mm_event_t *ev = m->event;
+    const mm_strategy_t *st = mm_moment_strategy(m->type);
+    char id[MM_MOMENT_ID_LEN + 1];
+    mm_moment_id(m, id);
+
+    begin(&w, NULL, MM_MF_OBJECT_BEGIN, 0);
+    str(&w, "moment_id", MM_MF_REQUIRED, (mm_str_t){id, MM_MOMENT_ID_LEN});
+    cstr(&w, "moment", MM_MF_REQUIRED, mm_moment_type_name(m->type));
+    number(&w, "confidence", MM_MF_REQUIRED, true, m->confidence);
+    scores(&w, m->scores);
+    signals(&w, m->signals, m->n_signals);
+    str(&w, "user_id", MM_MF_REQUIRED, ev->user_id);
+    str(&w, "session_id", MM_MF_NULLABLE, ev->session_id);
+    str(&w, "event_id", MM_MF_NULLABLE, ev->event_id);
+    integer(&w, "event_ts", MM_MF_NULLABLE, ev->has_ts, ev->ts);
+    integer(&w, "detected_ts", MM_MF_REQUIRED, true, detected_ts);
+    cstr(&w, "journey_stage", MM_MF_REQUIRED, mm_journey_stage_name(m->stage));
+    begin(&w, "strategy", MM_MF_OBJECT_BEGIN, 0);
+    cstr(&w, "goal", MM_MF_REQUIRED, st ? st->goal : NULL);
+    cstr(&w, "content", MM_MF_REQUIRED, st ? st->content : NULL);
+    cstr(&w, "horizon", MM_MF_REQUIRED, st ? st->horizon : NULL);
+    begin(&w, NULL, MM_MF_OBJECT_END, 0);
+    begin(&w, "context", MM_MF_OBJECT_BEGIN, 0);
+    str(&w, "device", MM_MF_NULLABLE, ev->device);
+    str(&w, "channel", MM_MF_NULLABLE, ev->channel);
+    integer(&w, "local_hour", MM_MF_NULLABLE, m->local_hour >= 0, m->local_hour);
+    begin(&w, NULL, MM_MF_OBJECT_END, 0);
+    begin(&w, "source", MM_MF_OBJECT_BEGIN, 0);
+    str(&w, "topic", MM_MF_REQUIRED, ev->source.topic);
+    integer(&w, "partition", MM_MF_REQUIRED, true, ev->source.partition);
+    integer(&w, "offset", MM_MF_REQUIRED, true, ev->source.offset);
+    begin(&w, NULL, MM_MF_OBJECT_END, 0);
+    begin(&w, NULL, MM_MF_OBJECT_END, 0);
+}
+
+void mm_moment_visit_json(void *ctx, const mm_mf_t *f) {
+    mm_jw_t *jw = ctx;
+    if (!f->present && f->presence == MM_MF_OPTIONAL)
+        return;
+    if (f->kind == MM_MF_OBJECT_END) {
+        mm_jw_object_close(jw);
+        return;
+    }
+    if (f->kind == MM_MF_ARRAY_END) {
+        mm_jw_array_close(jw);
+        return;
+    }
+    if (f->key)
+        mm_jw_key(jw, f->key);
+    if (!f->present) {
+        mm_jw_null(jw);
+        return;
+    }
+    switch (f->kind) {
+    case MM_MF_OBJECT_BEGIN: mm_jw_object_open(jw); break;
+    case MM_MF_ARRAY_BEGIN: mm_jw_array_open(jw); break;
+    case MM_MF_STRING: mm_jw_string(jw, f->str.p, f->str.len); break;
+    case MM_MF_INT: mm_jw_int(jw, f->i); break;
+    case MM_MF_DOUBLE: mm_jw_double(jw, f->d, f->decimals); break;
+    default: break;
+    }
+}

@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# Packaging and deployment, checked as far as this machine allows (no Docker
+# engine): docker-compose.yml, the Dockerfile's steps, the Grafana dashboard
+# and Prometheus config, the man page, the example configuration, the systemd
+# unit, `cmake --install` and the .deb. What is and is not covered is written
+# down in docs/operations.md.
+#
+# MM_TEST_FULL_DEB=1 also configures a /usr build from scratch, builds the
+# real .deb, unpacks it, runs the packaged binary and lintian (about a minute
+# more). Without it the .deb is packed from the build under test.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+SRC=$MM_SOURCE_DIR
+BUILD_DIR=$(dirname "$MM_BIN")
+PY=/usr/bin/python3 # Debian's, for python3-yaml (a docker-compose dependency)
+
+# The metric names the app exposes (the contract of issue 7); the dashboard
+# may query only these (histograms with their _bucket/_sum/_count series).
+METRICS="mm_events_in_total mm_moments_out_total mm_dlq_records_total mm_consumer_lag
+mm_processing_latency_seconds mm_state_users mm_state_evictions_total mm_reloads_total
+mm_kafka_broker_rtt_seconds mm_kafka_queue_depth mm_build_info"
+
+quiet() { "$@" >/dev/null; } # stdout away, stderr kept for the reason
+
+project_version() {
+  sed -n 's/^project(micromoment VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt"
+}
+
+# ---- docker-compose.yml -------------------------------------------------------
+
+compose_checks() {
+  if ! command -v docker-compose >/dev/null; then
+    check "docker-compose is installed (apt-get install docker-compose)" false
+    return
+  fi
+  check "docker-compose config -q accepts docker-compose.yml" \
+    docker-compose -f "$SRC/docker-compose.yml" --project-directory "$SRC" config -q
+  docker-compose -f "$SRC/docker-compose.yml" --project-directory "$SRC" config \
+    >"$WORK/compose.yml" 2>"$WORK/compose.err" || true
+  local problems
+  problems=$(MM_VERSION=$(project_version) "$PY" - "$WORK/compose.yml" <<'EOF'
+import os, re, sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+out = []
+for name, svc in doc["services"].items():
+    image = svc.get("image")
+    if not image:
+        out.append(f"{name}: no image (a build needs an image: NAME:TAG too)")
+        continue
+    repo, _, tag = image.rpartition(":")
+    if not repo or "/" in tag or not tag:
+        out.append(f"{name}: {image} has no tag")
+    elif tag == "latest" or not re.search(r"\d", tag):
+        out.append(f"{name}: {image} is not pinned to a version")
+    if "build" in svc and tag != os.environ["MM_VERSION"]:
+        out.append(f"{name}: own image {image} is not tagged with the project version")
+for need in ["kafka", "topics", "micromoment", "generator", "prometheus", "grafana"]:
+    if need not in doc["services"]:
+        out.append(f"service {need} is missing")
+print("\n".join(out))
+EOF
+  ) || problems="the compose checker failed"
+  check_eq "every compose service image is pinned" "" "$problems"
+}
+
+# The generator's shell loop, as compose runs it, against the dev broker:
+# proves the script (bash, date, kcat flags) works, not only that it parses.
+generator_check() {
+  local script
+  script=$("$PY" - "$WORK/compose.yml" <<'EOF'
+import sys, yaml
+svc = yaml.safe_load(open(sys.argv[1]))["services"]["generator"]
+# compose v1 prints $$ (its escape) back; the container sees $
+print(svc["command"][0].replace("$$", "$"))
+EOF
+  ) || { check "generator command readable" false; return; }
+  script=${script//kafka:9092/$BOOTSTRAP}
+  script=${script//micromoment gen/\"\$MM_BIN\" gen}
+  # its own process group: the loop and kcat end with it
+  MM_BIN=$MM_BIN setsid bash -c "$script" 2>"$WORK/generator.err" &
+  local gen_pid=$! n
+  wait_for 20 events_at_least 1000 || true
+  kill -- -"$gen_pid" 2>/dev/null || true
+  wait "$gen_pid" 2>/dev/null || true
+  n=$(consume_all events -f '%k\t%s\n' |
+    awk -F'\t' '$1 != "" && index($2, "\"user_id\":\"" $1 "\"")' | wc -l) || true
+  check "compose generator feeds events keyed by user_id ($n)" test "$n" -ge 1000
+}
+
+events_at_least() { [ "$(consume_all events | wc -l)" -ge "$1" ]; }
+
+# micromoment's compose command: its flags and keys are accepted.
+compose_run_check() {
+  local args
+  args=$("$PY" - "$WORK/compose.yml" <<'EOF'
+import shlex, sys, yaml
+print(shlex.join(yaml.safe_load(open(sys.argv[1]))["services"]["micromoment"]["command"]))
+EOF
+  ) || { check "compose's micromoment command readable" false; return; }
+  eval "set -- $args"
+  check "compose's micromoment command is a valid configuration" \
+    quiet "$MM_BIN" "$@" --print-config
+}
+
+# ---- Dockerfile ---------------------------------------------------------------
+
+dockerfile_checks() {
+  local needed_pkgs=""
+  # The packages of the shared libraries the binary links directly (ELF
+  # NEEDED; sanitizer runtimes of an ASan build aside): the runtime stage
+  # must install them.
+  local lib path pkg soname
+  for soname in $(objdump -p "$MM_BIN" | awk '$1 == "NEEDED" {print $2}'); do
+    lib=$(ldd "$MM_BIN" | awk -v s="$soname" '$1 == s {print $3}')
+    pkg=""
+    # dpkg knows a file by the path its package ships, /lib or /usr/lib
+    for path in "$lib" "$(readlink -f "$lib")" "${lib#/usr}" "/usr${lib#/usr}"; do
+      pkg=$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1) || true
+      [ -n "$pkg" ] && break
+    done
+    needed_pkgs+=" ${pkg:-unknown:$soname}"
+  done
+  local out
+  out=$(NEEDED="$needed_pkgs" "$PY" - "$SRC" <<'EOF'
+import fnmatch, os, re, shlex, subprocess, sys
+src = sys.argv[1]
+text = open(os.path.join(src, "Dockerfile")).read().replace("\\\n", " ")
+lines = [l.strip() for l in text.splitlines() if l.strip() and not l.strip().startswith("#")]
+stages, problems = [], []
+for l in lines:
+    word, _, rest = l.partition(" ")
+    word = word.upper()
+    if word == "FROM":
+        parts = rest.split()
+        stages.append({"from": parts[0], "name": parts[2] if len(parts) > 2 else None,
+                       "run": [], "copy": [], "other": []})
+    elif stages:
+        (stages[-1]["run"] if word == "RUN" else
+         stages[-1]["copy"] if word == "COPY" else stages[-1]["other"]).append((word, rest))
+if len(stages) < 2:
+    problems.append("not multi-stage")
+for st in stages:
+    if st["from"] != "debian:12-slim":
+        problems.append(f"stage {st['name']}: FROM {st['from']}, want debian:12-slim")
+build, runtime = stages[0], stages[-1]
+# build stage: the package list is scripts/install-deps.sh's, by running it
+if not any("scripts/install-deps.sh" in r for _, r in build["run"]):
+    problems.append("build stage does not run scripts/install-deps.sh")
+runs = " ".join(r for _, r in build["run"])
+for step in ["cmake -S", "cmake --build", "ctest", "cmake --install"]:
+    if step not in runs:
+        problems.append(f"build stage lacks '{step}'")
+# runtime stage: every package exists in Debian 12, and covers the binary
+pkgs = []
+for _, r in runtime["run"]:
+    m = re.search(r"apt-get install ([^&;|]*)", r)
+    if m:
+        pkgs += [p for p in m.group(1).split() if not p.startswith("-")]
+if not pkgs:
+    problems.append("runtime stage installs no package")
+# one apt-cache call (each costs seconds): the packages it knows
+shown = subprocess.run(["apt-cache", "show", "--no-all-versions"] + pkgs,
+                       capture_output=True, text=True).stdout
+known = set(re.findall(r"^Package: (\S+)$", shown, re.M))
+for p in pkgs:
+    if p not in known:
+        problems.append(f"runtime package {p} is not in this Debian's apt")
+base = {"libc6", "libgcc-s1", "libstdc++6", "zlib1g"}  # in debian:12-slim
+deps = None
+for p in sorted(set(os.environ["NEEDED"].split())):
+    if p.startswith("unknown:"):
+        problems.append(f"no Debian package owns {p[8:]}")
+        continue
+    name = p
+    if name not in pkgs and name not in base and not re.match(r"lib[a-z]*san\d", name):
+        # a library pulled in by a listed package is fine: ask apt (slow, once)
+        deps = deps if deps is not None else subprocess.run(["apt-cache", "depends", "--recurse", "--no-recommends",
+                               "--no-suggests", "--no-conflicts", "--no-breaks",
+                               "--no-replaces", "--no-enhances"] + pkgs,
+                              capture_output=True, text=True).stdout
+        if not re.search(r"^\s*(Depends: )?" + re.escape(name) + r"$", deps, re.M):
+            problems.append(f"the binary needs {name}, the runtime stage lacks it")
+# COPY sources: from the context they exist and are not .dockerignore'd
+ignore = []
+di = os.path.join(src, ".dockerignore")
+if os.path.exists(di):
+    ignore = [l.strip() for l in open(di) if l.strip() and not l.startswith("#")]
+froms = {}
+for st in stages:
+    for _, c in st["copy"]:
+        args = shlex.split(c)
+        opts = [a for a in args if a.startswith("--")]
+        paths = [a for a in args if not a.startswith("--")]
+        frm = [o.split("=", 1)[1] for o in opts if o.startswith("--from=")]
+        for s in paths[:-1]:
+            if frm:
+                froms.setdefault(frm[0], []).append(s)
+                continue
+            if not os.path.exists(os.path.join(src, s)):
+                problems.append(f"COPY source {s} does not exist")
+            if s != "." and any(fnmatch.fnmatch(s, g) or fnmatch.fnmatch(s.split("/")[0], g)
+                                for g in ignore):
+                problems.append(f"COPY source {s} is excluded by .dockerignore")
+if not any(w == "USER" and not o.split(":")[0] in ("0", "root") for w, o in runtime["other"]):
+    problems.append("runtime stage runs as root (no USER)")
+if ("EXPOSE", "9464") not in runtime["other"]:
+    problems.append("runtime stage does not EXPOSE 9464")
+if not any(w == "ENTRYPOINT" and "micromoment" in o for w, o in runtime["other"]):
+    problems.append("no ENTRYPOINT micromoment")
+print("\n".join(problems))
+print("FROM-BUILD " + " ".join(froms.get(build["name"] or "", [])))
+EOF
+  ) || out="the Dockerfile checker failed"
+  check_eq "Dockerfile static checks" "" "$(grep -v '^FROM-BUILD' <<<"$out")"
+  FROM_BUILD=$(sed -n 's/^FROM-BUILD //p' <<<"$out")
+}
+
+# ---- install tree and .deb ----------------------------------------------------
+
+install_checks() {
+  cmake --build "$BUILD_DIR" --target mm_man mm_changelog >/dev/null 2>&1 || true
+  local rc=0
+  DESTDIR="$WORK/out" cmake --install "$BUILD_DIR" --prefix /usr >"$WORK/install.log" 2>&1 ||
+    rc=$?
+  check "cmake --install into a staging root" test "$rc" -eq 0
+  local f missing=""
+  for f in usr/bin/micromoment usr/share/man/man1/micromoment.1.gz \
+           usr/share/micromoment/lexicons/en.tsv usr/share/micromoment/schemas/event.avsc \
+           usr/share/doc/micromoment/micromoment.conf.example; do
+    [ -e "$WORK/out/$f" ] || missing+=" $f"
+  done
+  [ -n "$(find "$WORK/out" -path '*/systemd/system/micromoment.service')" ] ||
+    missing+=" micromoment.service"
+  [ -n "$(find "$WORK/out" -path '*/etc/micromoment/micromoment.conf')" ] ||
+    missing+=" etc/micromoment/micromoment.conf"
+  check_eq "installed files" "" "$missing"
+  check_eq "installed lexicons are the source's" \
+    "$(cd "$SRC/lexicons" && echo *.tsv)" \
+    "$(cd "$WORK/out/usr/share/micromoment/lexicons" && echo *.tsv)"
+  # what the Dockerfile copies out of the build stage's DESTDIR=/out
+  local p bad=""
+  for p in $FROM_BUILD; do
+    [ -e "$WORK/out/${p#/out/}" ] || bad+=" $p"
+  done
+  check_eq "COPY --from=build sources are installed" "" "$bad"
+  check "installed binary runs" quiet "$WORK/out/usr/bin/micromoment" --version
+}
+
+deb_checks() {
+  local deb
+  if ! command -v dpkg-shlibdeps >/dev/null; then
+    check "dpkg-shlibdeps is installed (dpkg-dev)" false
+    return
+  fi
+  if [ "${MM_TEST_FULL_DEB:-0}" = 1 ]; then
+    { cmake -S "$SRC" -B "$WORK/build-pkg" -DCMAKE_INSTALL_PREFIX=/usr >/dev/null &&
+      cmake --build "$WORK/build-pkg" -j"$(nproc)" --target micromoment >/dev/null &&
+      (cd "$WORK/build-pkg" && cpack -G DEB >"$WORK/cpack.log" 2>&1); } || true
+    deb=$(ls "$WORK"/build-pkg/micromoment_*.deb 2>/dev/null | head -n1) || true
+  else
+    # the build under test, packed as /usr
+    (cd "$BUILD_DIR" && cpack -G DEB -B "$WORK/pkg" -D CPACK_PACKAGING_INSTALL_PREFIX=/usr \
+      >"$WORK/cpack.log" 2>&1) || true
+    deb=$(ls "$WORK"/pkg/micromoment_*.deb 2>/dev/null | head -n1) || true
+  fi
+  check "cpack -G DEB builds a .deb" test -n "$deb"
+  [ -n "$deb" ] || { cat "$WORK/cpack.log" >&2; return; }
+  log "deb: $(basename "$deb"), $(stat -c %s "$deb") bytes"
+  local info files
+  info=$(dpkg-deb -I "$deb")
+  files=$(dpkg-deb -c "$deb" | awk '{print $6}')
+  check "deb: Package micromoment" grep -q '^ Package: micromoment$' <<<"$info"
+  check "deb: Section net" grep -q '^ Section: net$' <<<"$info"
+  check "deb: Depends computed by dpkg-shlibdeps" grep -qE 'Depends:.*librdkafka1' <<<"$info"
+  check "deb: the configuration is a conffile" grep -q 'conffiles' <<<"$info"
+  local f missing=""
+  for f in usr/bin/micromoment usr/share/man/man1/micromoment.1.gz \
+           usr/share/micromoment/lexicons/en.tsv usr/share/micromoment/schemas/moment.avsc \
+           systemd/system/micromoment.service etc/micromoment/micromoment.conf; do
+    grep -q "$f\$" <<<"$files" || missing+=" $f"
+  done
+  check_eq "deb: contents" "" "$missing"
+  dpkg -x "$deb" "$WORK/debroot" || true
+  check "deb: unpacked binary runs" quiet "$WORK/debroot/usr/bin/micromoment" --version
+  if [ "${MM_TEST_FULL_DEB:-0}" = 1 ] && command -v lintian >/dev/null; then
+    lintian --suppress-tags initial-upload-closes-no-bugs "$deb" >&2 || true
+  fi
+}
+
+# ---- man page, configuration, unit, dashboard --------------------------------
+
+man_checks() {
+  local man=$SRC/packaging/micromoment.1 warnings
+  warnings=$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z "$man" 2>&1)
+  check_eq "man page renders without groff warnings" "" "$warnings"
+  check "man -l renders the page" bash -c "MANWIDTH=80 man -l '$man' >/dev/null 2>'$WORK/man.err' && ! test -s '$WORK/man.err'"
+  local sub flag missing=""
+  for sub in $("$MM_BIN" --help | awk '/^commands:/{on=1; next} on && /^  [a-z]/{print $1}'); do
+    grep -q "^\.SS $sub\$" "$man" || missing+=" section:$sub"
+    for flag in $("$MM_BIN" "$sub" --help | grep -oE '(^|[ [])--?[a-zA-Z][a-zA-Z-]*' | tr -d ' [' | sort -u); do
+      [ "$flag" = --help ] && continue
+      grep -qF -- "${flag//-/\\-}" "$man" || missing+=" $sub:$flag"
+    done
+  done
+  check_eq "man page covers every subcommand and flag" "" "$missing"
+  missing=""
+  for h in $(sed -n 's/^#define MM_DLQ_HDR_[A-Z]* "\(.*\)"/\1/p' "$SRC/sinks/sinks.h"); do
+    grep -qF "$h" "$man" || missing+=" $h"
+  done
+  check_eq "man page names every DLQ header" "" "$missing"
+  check "man page has EXIT STATUS 0/1/2" \
+    bash -c "sed -n '/^\.SH EXIT STATUS/,/^\.SH /p' '$man' | grep -c '^\.B [012]$' | grep -qx 3"
+}
+
+config_checks() {
+  local ex=$SRC/packaging/micromoment.conf.example
+  check "example configuration loads as it is" quiet "$MM_BIN" run -c "$ex" --print-config
+  sed -E 's/^#([a-z][a-z0-9_.-]*=)/\1/' "$ex" >"$WORK/all.conf"
+  check "example configuration loads with every #key=value enabled" \
+    quiet "$MM_BIN" run -c "$WORK/all.conf" --print-config
+  local k missing=""
+  for k in $("$MM_BIN" run --help-config | awk '/^  mm\./{print $1}'); do
+    grep -qE "^#?$k=" "$ex" || missing+=" $k"
+  done
+  check_eq "example configuration lists every mm. key" "" "$missing"
+}
+
+unit_checks() {
+  local unit=$SRC/packaging/micromoment.service
+  check "unit: run -c /etc/micromoment/micromoment.conf" \
+    grep -q '^ExecStart=/usr/bin/micromoment run -c /etc/micromoment/micromoment.conf$' "$unit"
+  check "unit: DynamicUser, Restart=on-failure" \
+    bash -c "grep -q '^DynamicUser=yes' '$unit' && grep -q '^Restart=on-failure' '$unit'"
+  if command -v systemd-analyze >/dev/null; then
+    sed "s#/usr/bin/micromoment#$MM_BIN#" "$unit" >"$WORK/micromoment.service"
+    check "systemd-analyze verify accepts the unit" \
+      systemd-analyze verify --man=no "$WORK/micromoment.service"
+  fi
+}
+
+dashboard_checks() {
+  local dash=$SRC/deploy/grafana/dashboards/micromoment.json
+  check "dashboard JSON parses" quiet jq -e '.panels | length > 0' "$dash"
+  local used unknown="" unused="" m
+  used=$(jq -r '.. | .expr? // empty' "$dash" | grep -oE '\bmm_[a-z0-9_]+' | sort -u)
+  for m in $used; do
+    m=${m%_bucket}; m=${m%_sum}; m=${m%_count}
+    grep -qw "$m" <<<"$METRICS" || unknown+=" $m"
+  done
+  check_eq "dashboard queries only exposed metric names" "" "$unknown"
+  for m in $METRICS; do
+    grep -q "^$m" <<<"$used" || unused+=" $m"
+  done
+  check_eq "dashboard shows every metric" "" "$unused"
+  check "dashboard datasource is the provisioned one" bash -c \
+    "[ \"\$(jq -r '[.. | .datasource?.uid? // empty] | unique | join(\",\")' '$dash')\" = \
+       \"\$(sed -n 's/^ *uid: *//p' '$SRC/deploy/grafana/provisioning/datasources/prometheus.yml')\" ]"
+  check "prometheus scrapes micromoment:9464" grep -q '"micromoment:9464"' "$SRC/deploy/prometheus.yml"
+  if command -v promtool >/dev/null; then
+    check "promtool: prometheus.yml is valid" quiet promtool check config "$SRC/deploy/prometheus.yml"
+    jq '{groups: [{name: "dashboard", rules: [[.. | .expr? // empty] | to_entries[] |
+          {record: "dashboard:expr_\(.key)", expr: .value}]}]}' "$dash" >"$WORK/rules.json"
+    check "promtool: every dashboard query is valid PromQL" quiet promtool check rules "$WORK/rules.json"
+  else
+    log "skip promtool checks (apt-get install prometheus provides promtool)"
+  fi
+}
+
+# ---- run ----------------------------------------------------------------------
+
+start=$SECONDS
+compose_checks
+dockerfile_checks
+man_checks
+config_checks
+unit_checks
+dashboard_checks
+install_checks
+deb_checks
+if [ -s "$WORK/compose.yml" ]; then
+  compose_run_check
+  start_broker --topic events:4
+  generator_check
+fi
+log "packaging checks took $((SECONDS - start)) s"
+finish
