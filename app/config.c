@@ -45,9 +45,18 @@ static const mm_conf_key_t conf_keys[] = {
      "Dead-letter topic: bad records, unchanged, with headers naming the error."},
     {"mm.lexicon.dir", MM_CT_STR, F(lexicon_dir), 0, 0, NULL, "",
      "Folder of lexicon files (*.tsv); empty: the installed lexicons."},
-    {"mm.delivery", MM_CT_ENUM, F(delivery), 0, 0, "at-least-once", "at-least-once",
-     "Delivery guarantee: an input offset is committed only after every output "
-     "it caused is acknowledged."},
+    {"mm.delivery", MM_CT_ENUM, F(delivery), 0, 0, "at-least-once|exactly-once",
+     "at-least-once",
+     "at-least-once: an input offset is committed only after every output it "
+     "caused is acknowledged. exactly-once: Kafka transactions, the consumed "
+     "offsets committed with the outputs; read with isolation.level=read_committed."},
+    {"mm.transactional.id", MM_CT_STR, F(transactional_id), 0, 0, NULL, "",
+     "exactly-once: prefix of the workers' transactional ids (<prefix>-<worker>); "
+     "empty: micromoment-<group.id>. Two instances must not share it."},
+    {"mm.txn.interval.ms", MM_CT_I64, F(txn_interval_ms), 10, 600000, NULL, "1000",
+     "exactly-once: a transaction commits when it is this old..."},
+    {"mm.txn.max.records", MM_CT_I64, F(txn_max_records), 1, 100000000, NULL, "10000",
+     "exactly-once: ...or when it holds this many input records."},
     {"mm.input.format", MM_CT_ENUM, F(input_format), 0, 0, "auto|json|avro", "auto",
      "Input encoding: JSON, or Avro in the Confluent wire format; told apart per "
      "message when auto."},
@@ -357,6 +366,15 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
     if (!*cfg->output_topic) {
         snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
         return MM_CONF_INVALID;
+    }
+    if (cfg->delivery == MM_DELIVERY_EXACTLY_ONCE && !*cfg->transactional_id) {
+        char group[200];
+        size_t group_size = sizeof(group);
+        if (rd_kafka_conf_get(cfg->kafka, "group.id", group, &group_size) != RD_KAFKA_CONF_OK ||
+            !*group)
+            snprintf(group, sizeof(group), "micromoment");
+        snprintf(cfg->transactional_id, sizeof(cfg->transactional_id), "micromoment-%s",
+                 group);
     }
     if (cfg->output_format == MM_OUTPUT_AVRO && cfg->output_schema_id < 0) {
         snprintf(errstr, errstr_size,

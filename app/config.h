@@ -14,7 +14,7 @@
 #include "../classifier/classifier.h"
 #include "../consumer/consumer.h"
 
-typedef enum { MM_DELIVERY_AT_LEAST_ONCE } mm_delivery_t;
+typedef enum { MM_DELIVERY_AT_LEAST_ONCE, MM_DELIVERY_EXACTLY_ONCE } mm_delivery_t;
 typedef enum { MM_INPUT_AUTO, MM_INPUT_JSON, MM_INPUT_AVRO } mm_input_format_t;
 typedef enum { MM_OUTPUT_JSON, MM_OUTPUT_AVRO } mm_output_format_t;
 
@@ -24,6 +24,9 @@ typedef struct mm_config_s {
     char dlq_topic[256];
     char lexicon_dir[1024];
     char metrics_listen[256];
+    char transactional_id[256];
+    int64_t txn_interval_ms;
+    int64_t txn_max_records;
     char schema_files[4096];
     char registry_url[1024];
     char reader_schema_path[1024];

@@ -24,6 +24,7 @@ struct mm_pipeline_s {
     size_t encode_cap;
     struct mm_histogram_s *latency;
     bool failed;
+    bool transactional;
     char fail_reason[512];
     char io_reason[256];
     mm_pipeline_counters_t counters;
@@ -127,13 +128,17 @@ void mm_pipeline_ack(void *opaque, mm_err_t err, const char *reason, void *cb_ct
     mm_task_t *task = &pipe->tasks[slot];
     if (!task->in_use || task->generation != gen)
         return; /* the partition was revoked; its offsets are not ours now */
-    if (err != MM_ERR_OK) {
+    if (err != MM_ERR_OK && !pipe->transactional) {
         /* The record stays held: its offset is never committed. */
         fail(pipe, "an output could not be delivered: %s", reason ? reason : mm_err_str(err));
         return;
     }
     MM_COUNTER_ADD(pipe->counters.acked, 1);
     mm_offsets_release(task->offsets, ticket);
+}
+
+void mm_pipeline_set_transactional(mm_pipeline_t *pipe, bool transactional) {
+    pipe->transactional = transactional;
 }
 
 void mm_pipeline_set_rules(mm_pipeline_t *pipe, const mm_rules_t *rules) {
@@ -179,6 +184,9 @@ mm_task_t *mm_pipeline_task_open(mm_pipeline_t *pipe, const char *topic,
         t->partition = partition;
         t->eof = false;
         t->committed = -1;
+        t->next_offset = -1;
+        t->txn_base = -1;
+        t->resume_at = -1;
         t->generation++;
         t->state = mm_state_new(&pipe->cfg->state);
         t->offsets = mm_offsets_new((size_t)pipe->cfg->inflight_per_partition);

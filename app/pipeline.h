@@ -25,6 +25,9 @@ typedef struct mm_task_s {
     bool eof;
     uint8_t generation; /* tells acks for a reused slot apart */
     int64_t committed;  /* last offset committed, -1 none */
+    int64_t next_offset; /* after the last record processed, -1 none */
+    int64_t txn_base;   /* first record of the open transaction, -1 none */
+    int64_t resume_at;  /* after a rewind: skip records until this one */
     mm_state_t *state;
     mm_offsets_t *offsets;
 } mm_task_t;
@@ -83,6 +86,10 @@ void mm_pipeline_prefetch(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key);
 
 void mm_pipeline_set_explain(mm_pipeline_t *pipe, mm_pipeline_explain_hook *hook,
                              void *hook_ctx);
+
+/** @brief Exactly-once: a failed output does not fail the pipeline (the
+ * transaction's commit fails and rewinds instead). */
+void mm_pipeline_set_transactional(mm_pipeline_t *pipe, bool transactional);
 
 /** The ack callback to create the sink with (cb_ctx = the pipeline). */
 mm_sink_ack_cb mm_pipeline_ack;

@@ -287,8 +287,7 @@ static int loop(mm_run_t *run, const mm_run_hooks_t *hooks) {
         }
     }
     if (any_failed(run, &why)) {
-        mm_log_error("stopping: %s; offsets after the last acknowledged record are not "
-                     "committed, a restart re-reads them",
+        mm_log_error("stopping: %s; what was not committed is read again after a restart",
                      why);
         return 1;
     }

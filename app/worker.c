@@ -7,23 +7,18 @@
  * for up to 1 ms, which bounds the added latency and keeps an idle worker
  * off the CPU.
  */
-#include "worker.h"
+#include "worker_int.h"
 
-#include <ck_ring.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "histogram.h"
 #include "log.h"
 #include "run.h"
-
-#define RING_SIZE 8192 /* records in hand-over per worker: a power of two */
-#define BATCH 256
-#define PREFETCH_AHEAD 8
 
 typedef enum { CONTROL_ASSIGN, CONTROL_REVOKE, CONTROL_STOP } control_kind_t;
 
@@ -39,61 +34,30 @@ typedef struct control_s {
  * low bit set (both are at least 8-byte aligned). */
 #define CONTROL_TAG ((uintptr_t)1)
 
-struct mm_worker_s {
-    int id;
-    mm_worker_env_t *env;
-    pthread_t thread;
-    bool started;
-    ck_ring_t ring;
-    ck_ring_buffer_t *ring_buf;
-    uint64_t offered; /* consumer thread only */
-    mm_pipeline_t *pipe;
-    const mm_rules_t *rules;
-    uint64_t rules_generation;
-    mm_histogram_t *latency;
-    mm_worker_gauges_t gauges;
-    uint64_t closed_evicted_cap, closed_expired_ttl; /* of tasks revoked */
-    bool stopping;
-    _Atomic bool exited; /* the thread is gone: its ring has no consumer */
-    _Atomic bool failed;
-    char fail_reason[512];
-};
+/* ------------------------------------------------------------------ state */
 
-/* ------------------------------------------------------------- committing */
-
-static void commit_offsets(mm_worker_t *w, mm_task_t *only_task, bool sync) {
-    rd_kafka_topic_partition_list_t *list = NULL;
-    for (mm_task_t *t = mm_pipeline_task_next(w->pipe, NULL); t;
-         t = mm_pipeline_task_next(w->pipe, t)) {
-        if (only_task && t != only_task)
-            continue;
-        int64_t off = mm_offsets_committable(t->offsets);
-        if (off <= t->committed)
-            continue;
-        if (!list)
-            list = rd_kafka_topic_partition_list_new(8);
-        rd_kafka_topic_partition_list_add(list, t->topic, t->partition)->offset = off;
-        t->committed = off;
-    }
-    if (!list)
-        return;
-    rd_kafka_resp_err_t err = rd_kafka_commit(w->env->consumer, list, sync ? 0 : 1);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        mm_log_warn("worker %d: commit failed (committed again later): %s", w->id,
-                    rd_kafka_err2str(err));
-    rd_kafka_topic_partition_list_destroy(list);
+static bool worker_failed(const mm_worker_t *w) {
+    return atomic_load(&w->failed) || mm_pipeline_failed(w->pipe, NULL);
 }
 
-/* Serve acknowledgements until @p task (all tasks: NULL) has none
- * outstanding, or the shutdown bound passes. */
-static bool drain(mm_worker_t *w, mm_task_t *task) {
+void mm__worker_fail(mm_worker_t *w, const char *fmt, ...) {
+    if (atomic_load(&w->failed))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->fail_reason, sizeof(w->fail_reason), fmt, ap);
+    va_end(ap);
+    atomic_store(&w->failed, true);
+}
+
+bool mm__worker_drain(mm_worker_t *w, mm_task_t *task) {
     mm_sink_t *sink = mm_pipeline_sink(w->pipe);
     int64_t deadline = mm_now_ms() + w->env->cfg->shutdown_timeout_ms;
     for (;;) {
         size_t left = task ? mm_offsets_inflight(task->offsets) : mm_pipeline_inflight(w->pipe);
         if (left == 0)
             return true;
-        if (mm_pipeline_failed(w->pipe, NULL) || mm_now_ms() > deadline) {
+        if (worker_failed(w) || mm_now_ms() > deadline) {
             mm_log_warn("worker %d: %zu records still unacknowledged after %" PRId64
                         " ms; only what was acknowledged is committed",
                         w->id, left, w->env->cfg->shutdown_timeout_ms);
@@ -101,6 +65,35 @@ static bool drain(mm_worker_t *w, mm_task_t *task) {
         }
         sink->ops->poll(sink->ctx, 20);
     }
+}
+
+bool mm__worker_rewind(mm_worker_t *w, mm_task_t *task, int64_t offset) {
+    char topic[sizeof(task->topic)];
+    int32_t partition = task->partition;
+    snprintf(topic, sizeof(topic), "%s", task->topic);
+    /* A new task: fresh state, fresh tracker, a new generation so late acks
+     * of the aborted outputs are ignored. */
+    mm_pipeline_task_close(w->pipe, task);
+    task = mm_pipeline_task_open(w->pipe, topic, partition);
+    if (!task) {
+        mm__worker_fail(w, "no memory to rewind %s [%" PRId32 "]", topic, partition);
+        return false;
+    }
+    task->resume_at = offset;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic, partition)->offset = offset;
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(w->env->consumer, list,
+                                                       (int)w->env->cfg->shutdown_timeout_ms);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (error) {
+        mm__worker_fail(w, "cannot rewind %s [%" PRId32 "] to offset %" PRId64 ": %s", topic,
+                        partition, offset, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return false;
+    }
+    mm_log_info("worker %d: rewound %s [%" PRId32 "] to offset %" PRId64, w->id, topic,
+                partition, offset);
+    return true;
 }
 
 /* ---------------------------------------------------------------- control */
@@ -119,10 +112,8 @@ static void handle_control(mm_worker_t *w, control_t *ctl) {
             /* Finish and commit what was done before the partition goes, so
              * the next owner starts right after it. State is dropped: the
              * next owner's windows start empty (see README). */
-            if (!ctl->lost) {
-                drain(w, t);
-                commit_offsets(w, t, true);
-            }
+            if (!ctl->lost)
+                w->delivery->release(w, t);
             mm_state_stats_t st;
             mm_state_stats(t->state, &st);
             w->closed_evicted_cap += st.evicted_cap;
@@ -144,6 +135,10 @@ static void handle_control(mm_worker_t *w, control_t *ctl) {
 static void handle_record(mm_worker_t *w, rd_kafka_message_t *rkm) {
     const char *topic = rd_kafka_topic_name(rkm->rkt);
     mm_task_t *task = mm_pipeline_task_find(w->pipe, topic, rkm->partition);
+    if (task && task->resume_at >= 0 && (rkm->err || rkm->offset != task->resume_at))
+        return; /* fetched before a rewind: it comes again */
+    if (task)
+        task->resume_at = -1;
     if (rkm->err) {
         if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (task)
@@ -164,9 +159,15 @@ static void handle_record(mm_worker_t *w, rd_kafka_message_t *rkm) {
     int64_t next_warn = 0;
     for (;;) {
         mm_err_t err = mm_pipeline_process(w->pipe, task, key, value, rkm->offset, ts);
+        if (err == MM_ERR_OK) {
+            task->next_offset = rkm->offset + 1;
+            if (task->txn_base < 0)
+                task->txn_base = rkm->offset;
+            w->txn_records++;
+        }
         if (err != MM_ERR_FULL && err != MM_ERR_IO)
             return;
-        if (mm_pipeline_failed(w->pipe, NULL) || (err == MM_ERR_IO && !mm_running))
+        if (worker_failed(w) || (err == MM_ERR_IO && !mm_running))
             return; /* not begun: stays uncommitted, re-read after a restart */
         if (err == MM_ERR_IO && mm_now_ms() >= next_warn) {
             mm_log_warn("worker %d: %s [%" PRId32 "] offset %" PRId64
@@ -190,25 +191,38 @@ static void prefetch(mm_worker_t *w, rd_kafka_message_t *rkm) {
         mm_pipeline_prefetch(w->pipe, task, (mm_str_t){rkm->key, rkm->key_len});
 }
 
-/* Takes up to BATCH records (controls are handled in order as they come). */
-static size_t take_batch(mm_worker_t *w, rd_kafka_message_t **batch) {
-    size_t n = 0;
+/* Runs a batch through the pipeline (in exactly-once mode inside the open
+ * transaction). A record the worker could not take stays uncommitted. */
+static void process_batch(mm_worker_t *w, rd_kafka_message_t **batch, size_t n) {
+    bool ok = n == 0 || w->delivery->begin(w);
+    for (size_t i = 0; i < n; i++) {
+        if (ok && i + MM_WORKER_PREFETCH_AHEAD < n)
+            prefetch(w, batch[i + MM_WORKER_PREFETCH_AHEAD]);
+        if (ok && !worker_failed(w))
+            handle_record(w, batch[i]);
+        rd_kafka_message_destroy(batch[i]);
+    }
+    atomic_fetch_add_explicit(&w->gauges.processed, n, memory_order_release);
+}
+
+/* Takes up to a batch of records; a control item is handled in its place
+ * in the order, after the records before it. @returns records taken. */
+static size_t take_batch(mm_worker_t *w) {
+    rd_kafka_message_t *batch[MM_WORKER_BATCH];
+    size_t n = 0, total = 0;
     void *item;
-    while (n < BATCH && ck_ring_dequeue_spsc(&w->ring, w->ring_buf, &item)) {
+    while (n < MM_WORKER_BATCH && ck_ring_dequeue_spsc(&w->ring, w->ring_buf, &item)) {
         if ((uintptr_t)item & CONTROL_TAG) {
-            /* Records before a control item are processed before it. */
-            for (size_t i = 0; i < n; i++) {
-                handle_record(w, batch[i]);
-                rd_kafka_message_destroy(batch[i]);
-            }
-            atomic_fetch_add_explicit(&w->gauges.processed, n, memory_order_release);
+            process_batch(w, batch, n);
+            total += n;
             n = 0;
             handle_control(w, (control_t *)((uintptr_t)item & ~CONTROL_TAG));
             continue;
         }
         batch[n++] = item;
     }
-    return n;
+    process_batch(w, batch, n);
+    return total + n;
 }
 
 static void publish(mm_worker_t *w) {
@@ -217,7 +231,7 @@ static void publish(mm_worker_t *w) {
     for (mm_task_t *t = mm_pipeline_task_next(w->pipe, NULL); t;
          t = mm_pipeline_task_next(w->pipe, t)) {
         open++;
-        if (t->eof && mm_offsets_inflight(t->offsets) == 0)
+        if (t->eof && mm_offsets_inflight(t->offsets) == 0 && w->delivery->settled(w))
             settled++;
         mm_state_stats_t st;
         mm_state_stats(t->state, &st);
@@ -258,53 +272,42 @@ static void *worker_main(void *arg) {
 
 static void *worker_run(mm_worker_t *w) {
     mm_sink_t *sink = mm_pipeline_sink(w->pipe);
-    rd_kafka_message_t *batch[BATCH];
-    int64_t next_commit = mm_now_ms() + w->env->cfg->commit_interval_ms;
-    while (!mm_pipeline_failed(w->pipe, NULL)) {
+    w->txn_started_ms = mm_now_ms();
+    while (!worker_failed(w)) {
         quiesce(w);
-        size_t n = take_batch(w, batch);
-        for (size_t i = 0; i < n; i++) {
-            if (i + PREFETCH_AHEAD < n)
-                prefetch(w, batch[i + PREFETCH_AHEAD]);
-            handle_record(w, batch[i]);
-            rd_kafka_message_destroy(batch[i]);
-        }
+        size_t n = take_batch(w);
         sink->ops->poll(sink->ctx, n ? 0 : 1);
-        int64_t now = mm_now_ms();
-        if (now >= next_commit) {
-            commit_offsets(w, NULL, false);
-            next_commit = now + w->env->cfg->commit_interval_ms;
-        }
+        w->delivery->after_batch(w, n == 0);
         publish(w);
-        atomic_fetch_add_explicit(&w->gauges.processed, n, memory_order_release);
         if (w->stopping && n == 0 && ck_ring_size(&w->ring) == 0)
             break;
     }
     const char *why;
-    if (mm_pipeline_failed(w->pipe, &why)) {
-        snprintf(w->fail_reason, sizeof(w->fail_reason), "%s", why);
-        atomic_store(&w->failed, true);
-        /* Keep serving controls so that revokes do not wait forever. */
-        void *item;
-        while (!w->stopping) {
-            if (ck_ring_dequeue_spsc(&w->ring, w->ring_buf, &item)) {
-                if ((uintptr_t)item & CONTROL_TAG) {
-                    control_t *ctl = (control_t *)((uintptr_t)item & ~CONTROL_TAG);
-                    if (ctl->kind == CONTROL_REVOKE)
-                        ctl->lost = true; /* nothing more may be committed */
-                    handle_control(w, ctl);
-                } else {
-                    rd_kafka_message_destroy(item);
-                }
-            } else {
-                usleep(1000);
-            }
-        }
-        return NULL;
+    if (mm_pipeline_failed(w->pipe, &why))
+        mm__worker_fail(w, "%s", why);
+    if (!atomic_load(&w->failed)) {
+        w->delivery->finish(w);
+        publish(w);
+        if (!atomic_load(&w->failed))
+            return NULL;
     }
-    drain(w, NULL);
-    commit_offsets(w, NULL, true);
-    publish(w);
+    /* Failed: nothing more is committed. Keep serving controls so that
+     * revokes do not wait forever. */
+    void *item;
+    while (!w->stopping) {
+        if (ck_ring_dequeue_spsc(&w->ring, w->ring_buf, &item)) {
+            if ((uintptr_t)item & CONTROL_TAG) {
+                control_t *ctl = (control_t *)((uintptr_t)item & ~CONTROL_TAG);
+                if (ctl->kind == CONTROL_REVOKE)
+                    ctl->lost = true;
+                handle_control(w, ctl);
+            } else {
+                rd_kafka_message_destroy(item);
+            }
+        } else {
+            usleep(1000);
+        }
+    }
     return NULL;
 }
 
@@ -319,13 +322,13 @@ mm_worker_t *mm_worker_new(int id, mm_worker_env_t *env, char *errstr,
     }
     w->id = id;
     w->env = env;
-    w->ring_buf = calloc(RING_SIZE, sizeof(ck_ring_buffer_t));
+    w->ring_buf = calloc(MM_WORKER_RING_SIZE, sizeof(ck_ring_buffer_t));
     w->latency = mm_histogram_new();
     if (!w->ring_buf || !w->latency) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    ck_ring_init(&w->ring, RING_SIZE);
+    ck_ring_init(&w->ring, MM_WORKER_RING_SIZE);
     w->rules = atomic_load(&env->rules);
     w->rules_generation = atomic_load(&env->rules_generation);
     w->pipe = mm_pipeline_new(env->cfg, w->rules, errstr, errstr_size);
@@ -334,12 +337,36 @@ mm_worker_t *mm_worker_new(int id, mm_worker_env_t *env, char *errstr,
     mm_pipeline_set_histogram(w->pipe, w->latency);
     if (env->on_moment)
         mm_pipeline_set_hook(w->pipe, env->on_moment, env->hook_ctx);
-    mm_sink_t *sink = mm_sink_kafka_new(rd_kafka_conf_dup(env->cfg->kafka),
-                                        env->cfg->output_topic, env->cfg->dlq_topic,
+    bool eos = env->cfg->delivery == MM_DELIVERY_EXACTLY_ONCE;
+    w->delivery = eos ? &mm__delivery_exactly_once : &mm__delivery_at_least_once;
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(env->cfg->kafka);
+    if (eos) {
+        char txn_id[300];
+        snprintf(txn_id, sizeof(txn_id), "%s-%d", env->cfg->transactional_id, id);
+        if (rd_kafka_conf_set(conf, "transactional.id", txn_id, errstr, errstr_size) !=
+            RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            goto fail;
+        }
+        /* Acknowledgements no longer decide what is committed: the
+         * transaction does. */
+        mm_pipeline_set_transactional(w->pipe, true);
+    }
+    mm_sink_t *sink = mm_sink_kafka_new(conf, env->cfg->output_topic, env->cfg->dlq_topic,
                                         mm_pipeline_ack, w->pipe, errstr, errstr_size);
     if (!sink)
         goto fail;
     mm_pipeline_set_sink(w->pipe, sink);
+    if (eos) {
+        rd_kafka_error_t *error = rd_kafka_init_transactions(
+            mm_worker_producer(w), (int)env->cfg->shutdown_timeout_ms);
+        if (error) {
+            snprintf(errstr, errstr_size, "worker %d: cannot initialise transactions: %s", id,
+                     rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            goto fail;
+        }
+    }
     return w;
 fail:
     mm_worker_destroy(w);

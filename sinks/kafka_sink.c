@@ -156,8 +156,15 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const char *moment_topic,
     ks->ack = ack;
     ks->ack_ctx = ack_ctx;
     ks->dlq_topic = strdup(dlq_topic);
+    char txn_id[256];
+    size_t txn_size = sizeof(txn_id);
+    bool transactional = rd_kafka_conf_get(conf, "transactional.id", txn_id, &txn_size) ==
+                             RD_KAFKA_CONF_OK &&
+                         *txn_id;
     set_default(conf, "enable.idempotence", "true", "false");
-    set_default(conf, "message.timeout.ms", "0", "300000");
+    /* Retry until delivered; a transaction bounds it by its own timeout. */
+    if (!transactional)
+        set_default(conf, "message.timeout.ms", "0", "300000");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, ks);
     ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
