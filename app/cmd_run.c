@@ -11,7 +11,8 @@
 static void run_usage(FILE *out) {
     fputs("usage: micromoment run [-c FILE] [-b BROKERS] [-g GROUP] [-i TOPIC[,TOPIC...]]\n"
           "                       [-o TOPIC] [-X KEY=VALUE]... [--exit-on-eof]\n"
-          "                       [--print-config] [--help-config]\n\n"
+          "                       [--log-format text|json] [--print-config]\n"
+          "                       [--help-config] [--config-doc]\n\n"
           "Consume events, detect micro-moments, produce them. Keys without the\n"
           "mm. prefix are librdkafka's (-X security.protocol=SASL_SSL).\n\n"
           "  -c FILE         read KEY=VALUE lines\n"
@@ -23,7 +24,9 @@ static void run_usage(FILE *out) {
           "  --exit-on-eof   stop once every assigned partition is at its end and\n"
           "                  every output is acknowledged\n"
           "  --print-config  print the configuration (secrets masked) and exit\n"
+          "  --log-format F  text (default) or json: one JSON object per log line\n"
           "  --help-config   list micromoment's keys and exit\n"
+          "  --config-doc    the same as Markdown (docs/configuration.md)\n"
           "exit: 0 ok, 1 runtime failure, 2 bad usage or configuration\n",
           out);
 }
@@ -44,6 +47,8 @@ static int parse_run_args(mm_config_t *cfg, int argc, char **argv) {
         {"exit-on-eof", no_argument, NULL, 'E'},
         {"print-config", no_argument, NULL, 'P'},
         {"help-config", no_argument, NULL, 'H'},
+        {"config-doc", no_argument, NULL, 'D'},
+        {"log-format", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     bool print = false;
@@ -54,6 +59,8 @@ static int parse_run_args(mm_config_t *cfg, int argc, char **argv) {
         switch (c) {
         case 'h': run_usage(stdout); return 0;
         case 'H': mm_config_print_help(stdout, false); return 0;
+        case 'D': mm_config_print_help(stdout, true); return 0;
+        case 'L': if ((bad = set_or_report(cfg, "mm.log.format", optarg))) return bad; break;
         case 'E': cfg->exit_on_eof = true; break;
         case 'P': print = true; break;
         case 'c':
@@ -107,7 +114,7 @@ int mm_cmd_run(int argc, char **argv) {
     if (code < 0) {
         static const mm_log_level_t levels[] = {MM_LOG_ERROR, MM_LOG_WARN, MM_LOG_INFO,
                                                 MM_LOG_DEBUG};
-        mm_log_setup("micromoment", levels[cfg.log_level], MM_LOG_FORMAT_TEXT);
+        mm_log_setup("micromoment", levels[cfg.log_level], (mm_log_format_t)cfg.log_format);
         mm_install_stop_signals();
         code = mm_run(&cfg, NULL);
     }

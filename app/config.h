@@ -39,6 +39,7 @@ typedef struct mm_config_s {
     int input_format;  /* mm_input_format_t */
     int output_format; /* mm_output_format_t */
     int log_level;     /* index into the level names */
+    int log_format;    /* mm_log_format_t */
     int64_t commit_interval_ms;
     int64_t shutdown_timeout_ms;
     int64_t inflight_per_partition;

@@ -32,6 +32,9 @@ static int txn_timeout_ms(const mm_worker_t *w) {
     return (int)w->env->cfg->shutdown_timeout_ms;
 }
 
+/* While stopping, one attempt each: shutdown is bounded. */
+static int retries(const mm_worker_t *w) { return w->stopping ? 0 : TXN_RETRIES; }
+
 /* Fatal errors end the worker; the message says why in an operator's words. */
 static void fatal(mm_worker_t *w, const char *what, const rd_kafka_error_t *error) {
     rd_kafka_resp_err_t code = rd_kafka_error_code(error);
@@ -57,7 +60,7 @@ static void abort_and_rewind(mm_worker_t *w, const char *reason) {
         rd_kafka_error_t *error = rd_kafka_abort_transaction(rk, txn_timeout_ms(w));
         if (!error)
             break;
-        bool retry = rd_kafka_error_is_retriable(error) && attempt < TXN_RETRIES;
+        bool retry = rd_kafka_error_is_retriable(error) && attempt < retries(w);
         if (!retry) {
             fatal(w, "abort", error);
             rd_kafka_error_destroy(error);
@@ -100,7 +103,7 @@ static rd_kafka_error_t *send_and_commit(mm_worker_t *w) {
         }
         if (!error)
             error = rd_kafka_commit_transaction(rk, txn_timeout_ms(w));
-        if (!error || !rd_kafka_error_is_retriable(error))
+        if (!error || !rd_kafka_error_is_retriable(error) || attempt >= retries(w))
             break;
     }
     rd_kafka_topic_partition_list_destroy(offsets);

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -296,7 +297,28 @@ static int loop(mm_run_t *run, const mm_run_hooks_t *hooks) {
 
 /* Graceful stop: workers finish what they hold (bounded) and commit it, then
  * the consumer leaves the group (revokes find nothing left to do). */
+/* The last line of defence against a broker that never answers: whatever
+ * blocks (a flush, a transaction, leaving the group), the process ends
+ * within twice mm.shutdown.timeout.ms of the stop, with exit 1 and a line
+ * that says so. What was not committed is read again after a restart. */
+static void *shutdown_watchdog(void *arg) {
+    int64_t bound_ms = *(const int64_t *)arg;
+    struct timespec ts = {(time_t)(bound_ms / 1000), (long)(bound_ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    mm_log_error("shutdown did not finish within %" PRId64 " ms (a broker does not answer); "
+                 "exiting now, uncommitted records are read again after a restart",
+                 bound_ms);
+    _exit(1);
+    return NULL;
+}
+
 static void shutdown_run(mm_run_t *run) {
+    static int64_t bound_ms;
+    bound_ms = 2 * run->cfg->shutdown_timeout_ms;
+    pthread_t watchdog;
+    if (pthread_create(&watchdog, NULL, shutdown_watchdog, &bound_ms) == 0)
+        pthread_detach(watchdog);
     for (int i = 0; i < run->n_workers; i++)
         mm_worker_stop(run->workers[i]);
     for (int i = 0; i < run->n_workers; i++)
