@@ -160,16 +160,6 @@ static void on_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const
     mm_log(lvl, "librdkafka %s: %s", fac, buf);
 }
 
-static void set_if_default(rd_kafka_conf_t *conf, const char *key, const char *value,
-                           const char *librdkafka_default) {
-    char cur[128];
-    size_t size = sizeof(cur);
-    if (rd_kafka_conf_get(conf, key, cur, &size) == RD_KAFKA_CONF_OK &&
-        strcmp(cur, librdkafka_default) != 0)
-        return; /* the user set it */
-    char errstr[256];
-    rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
-}
 
 static rd_kafka_t *consumer_new(mm_run_t *run, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *conf = rd_kafka_conf_dup(run->cfg->kafka);
@@ -177,11 +167,11 @@ static rd_kafka_t *consumer_new(mm_run_t *run, char *errstr, size_t errstr_size)
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, sizeof(errbuf));
     rd_kafka_conf_set(conf, "enable.partition.eof", "true", errbuf, sizeof(errbuf));
     /* A processor started on a new group reads what is there. */
-    set_if_default(conf, "auto.offset.reset", "earliest", "largest");
-    set_if_default(conf, "group.id", "micromoment", "");
+    mm_kafka_conf_default(conf, "auto.offset.reset", "earliest");
+    mm_kafka_conf_default(conf, "group.id", "micromoment");
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     /* Broker round-trip times for the metrics endpoint. */
-    set_if_default(conf, "statistics.interval.ms", "10000", "0");
+    mm_kafka_conf_default(conf, "statistics.interval.ms", "10000");
     rd_kafka_conf_set_stats_cb(conf, mm__run_on_stats);
     rd_kafka_conf_set_opaque(conf, run);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);

@@ -33,6 +33,14 @@ typedef struct mm_str_s {
 
 #define MM_STR_LIT(s) ((mm_str_t){(s), sizeof(s) - 1})
 
+/**
+ * @brief Length of the UTF-8 character at @p s (@p n > 0 bytes left).
+ * @param ok false when it is ill-formed (RFC 3629: no overlong forms, no
+ *        surrogates, nothing above U+10FFFF); the length is then that of the
+ *        maximal subpart to replace by one U+FFFD (at least 1).
+ */
+size_t mm_utf8_char(const unsigned char *s, size_t n, bool *ok);
+
 /* ----------------------------------------------------------------- events */
 
 #define MM_EVENT_TYPE_MAP(X)                                                   \

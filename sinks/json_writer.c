@@ -78,36 +78,6 @@ void mm_jw_object_close(mm_jw_t *jw) { close_container(jw, '}'); }
 void mm_jw_array_open(mm_jw_t *jw) { open_container(jw, '['); }
 void mm_jw_array_close(mm_jw_t *jw) { close_container(jw, ']'); }
 
-/**
- * Length of the UTF-8 character at s (n > 0 bytes left). *ok is false when
- * it is ill-formed; the length is then that of the maximal subpart to
- * replace by one U+FFFD (at least 1). Same bounds as mm_utf8_valid().
- */
-static size_t utf8_char(const unsigned char *s, size_t n, bool *ok) {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    *ok = false;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
-        hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        lo = c == 0xF0 ? 0x90 : 0x80; /* overlong */
-        hi = c == 0xF4 ? 0x8F : 0xBF; /* above U+10FFFF */
-    } else {
-        return 1;
-    }
-    if (n < 2 || s[1] < lo || s[1] > hi)
-        return 1;
-    size_t i = 2;
-    while (i <= need && i < n && (s[i] & 0xC0) == 0x80)
-        i++;
-    *ok = i == need + 1;
-    return i;
-}
 
 static void put_escape(mm_jw_t *jw, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
@@ -168,7 +138,7 @@ static void put_escaped(mm_jw_t *jw, const unsigned char *s, size_t n) {
             continue;
         }
         bool ok;
-        size_t k = utf8_char(s + i, n - i, &ok);
+        size_t k = mm_utf8_char(s + i, n - i, &ok);
         if (ok)
             put(jw, s + i, k);
         else

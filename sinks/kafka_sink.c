@@ -128,15 +128,17 @@ static const mm_sink_ops_t mm_sink_kafka_ops = {
     .destroy = kafka_sink_destroy,
 };
 
-/* Producer defaults chosen for at-least-once; a -X setting wins because it is
- * only filled in where the user left librdkafka's default. */
-static void set_default(rd_kafka_conf_t *conf, const char *key, const char *value,
-                        const char *librdkafka_default) {
-    char cur[64];
-    size_t size = sizeof(cur);
-    if (rd_kafka_conf_get(conf, key, cur, &size) == RD_KAFKA_CONF_OK &&
-        strcmp(cur, librdkafka_default) != 0)
-        return;
+void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *key, const char *value) {
+    char cur[256], def[256];
+    size_t cur_size = sizeof(cur), def_size = sizeof(def);
+    rd_kafka_conf_t *fresh = rd_kafka_conf_new();
+    bool untouched =
+        rd_kafka_conf_get(conf, key, cur, &cur_size) == RD_KAFKA_CONF_OK &&
+        rd_kafka_conf_get(fresh, key, def, &def_size) == RD_KAFKA_CONF_OK &&
+        strcmp(cur, def) == 0;
+    rd_kafka_conf_destroy(fresh);
+    if (!untouched)
+        return; /* the user set it: theirs wins */
     char errstr[256];
     rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
 }
@@ -161,10 +163,11 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const char *moment_topic,
     bool transactional = rd_kafka_conf_get(conf, "transactional.id", txn_id, &txn_size) ==
                              RD_KAFKA_CONF_OK &&
                          *txn_id;
-    set_default(conf, "enable.idempotence", "true", "false");
+    /* Producer defaults for at-least-once, unless -X said otherwise. */
+    mm_kafka_conf_default(conf, "enable.idempotence", "true");
     /* Retry until delivered; a transaction bounds it by its own timeout. */
     if (!transactional)
-        set_default(conf, "message.timeout.ms", "0", "300000");
+        mm_kafka_conf_default(conf, "message.timeout.ms", "0");
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, ks);
     ks->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);

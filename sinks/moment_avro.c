@@ -93,43 +93,13 @@ static void put_double(aw_t *w, double d) {
     put(w, tmp, 8);
 }
 
-/** Length of the UTF-8 character at s (n > 0 left); *ok false when
- * ill-formed, the length then being the maximal subpart (at least 1). The
- * same rule as the JSON writer's, so both replace the same bytes. */
-static size_t utf8_char(const unsigned char *s, size_t n, bool *ok) {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    *ok = c < 0x80;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 1;
-    }
-    if (n < 2 || s[1] < lo || s[1] > hi)
-        return 1;
-    size_t i = 2;
-    while (i <= need && i < n && (s[i] & 0xC0) == 0x80)
-        i++;
-    *ok = i == need + 1;
-    return i;
-}
 
 /** Bytes of s once each ill-formed subpart is a 3-byte U+FFFD. */
 static size_t clean_len(const unsigned char *s, size_t n) {
     size_t out = 0;
     for (size_t i = 0; i < n;) {
         bool ok;
-        size_t k = utf8_char(s + i, n - i, &ok);
+        size_t k = mm_utf8_char(s + i, n - i, &ok);
         out += ok ? k : 3;
         i += k;
     }
@@ -146,7 +116,7 @@ static void put_string(aw_t *w, mm_str_t s) {
     }
     for (size_t i = 0; i < s.len;) {
         bool ok;
-        size_t k = utf8_char(p + i, s.len - i, &ok);
+        size_t k = mm_utf8_char(p + i, s.len - i, &ok);
         put(w, ok ? p + i : (const unsigned char *)"\xEF\xBF\xBD", ok ? k : 3);
         i += k;
     }

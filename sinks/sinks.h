@@ -141,6 +141,12 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const char *moment_topic,
                              const char *dlq_topic, mm_sink_ack_cb *ack,
                              void *ack_ctx, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Set librdkafka property @p key to @p value unless the user already
+ * changed it from librdkafka's default (a -X setting always wins).
+ */
+void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *key, const char *value);
+
 /** @brief The producer behind a Kafka sink (borrowed), for statistics. */
 rd_kafka_t *mm_sink_kafka_handle(mm_sink_t *sink);
 
