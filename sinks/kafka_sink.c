@@ -132,13 +132,14 @@ void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *key, const char *v
     char cur[256], def[256];
     size_t cur_size = sizeof(cur), def_size = sizeof(def);
     rd_kafka_conf_t *fresh = rd_kafka_conf_new();
-    bool untouched =
-        rd_kafka_conf_get(conf, key, cur, &cur_size) == RD_KAFKA_CONF_OK &&
-        rd_kafka_conf_get(fresh, key, def, &def_size) == RD_KAFKA_CONF_OK &&
-        strcmp(cur, def) == 0;
+    /* A topic-level key (auto.offset.reset) reads back from a global
+     * configuration only once something set it. */
+    bool user_set = rd_kafka_conf_get(conf, key, cur, &cur_size) == RD_KAFKA_CONF_OK &&
+                    (rd_kafka_conf_get(fresh, key, def, &def_size) != RD_KAFKA_CONF_OK ||
+                     strcmp(cur, def) != 0);
     rd_kafka_conf_destroy(fresh);
-    if (!untouched)
-        return; /* the user set it: theirs wins */
+    if (user_set)
+        return; /* theirs wins */
     char errstr[256];
     rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
 }
