@@ -108,6 +108,13 @@ static void live_line(mm_run_t *run, void *ctx) {
     for (int i = 0; i < MM_ERR__COUNT; i++)
         dead += mm_run_counter(run, MM_RUN_DEAD_OUT, i);
     int64_t elapsed = (mm_now_ms() - demo->started_ms) / 1000;
+    if (elapsed >= demo->seconds)
+        mm_running = 0;
+    if (mm_run_assigned(run) == 0) {
+        printf("[%3" PRId64 "s] joining the consumer group...\n", elapsed);
+        fflush(stdout);
+        return;
+    }
     printf("[%3" PRId64 "s] events %8" PRIu64 "  know %6" PRIu64 "  go %6" PRIu64
            "  do %6" PRIu64 "  buy %6" PRIu64 "  dead letters %4" PRIu64 "\n",
            elapsed, mm_run_counter(run, MM_RUN_RECORDS_IN, 0),
@@ -116,8 +123,6 @@ static void live_line(mm_run_t *run, void *ctx) {
            mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_DO),
            mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_BUY), dead);
     fflush(stdout);
-    if (elapsed >= demo->seconds)
-        mm_running = 0;
 }
 
 /* Per type, the moment with the most signals that fired: it shows most.

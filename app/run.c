@@ -316,6 +316,8 @@ static void shutdown_run(mm_run_t *run) {
     rd_kafka_consumer_close(run->consumer);
 }
 
+int mm_run_assigned(const mm_run_t *run) { return run->assigned; }
+
 uint64_t mm_run_counter(mm_run_t *run, mm_run_counter_t which, int index) {
     uint64_t sum = 0;
     for (int w = 0; w < run->n_workers; w++) {

@@ -35,6 +35,9 @@ typedef enum { MM_RUN_RECORDS_IN, MM_RUN_MOMENTS_OUT, MM_RUN_DEAD_OUT } mm_run_c
 /** @brief A counter summed over the workers (index: moment type or error). */
 uint64_t mm_run_counter(mm_run_t *run, mm_run_counter_t which, int index);
 
+/** @brief Partitions assigned to this instance now (consumer thread). */
+int mm_run_assigned(const mm_run_t *run);
+
 /** @brief Resolve the lexicon folder: the key, the installed one, the
  * source tree's (for a build tree). Writes into cfg->lexicon_dir. */
 void mm_resolve_lexicon_dir(mm_config_t *cfg);
