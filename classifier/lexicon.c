@@ -83,44 +83,20 @@ static bool parse_weight(const char *s, float *w) {
     return true;
 }
 
-/* One row "phrase\tclass\tweight" (line without its newline). Returns
- * false with the reason in why. */
-static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
-                    char *line, uint32_t lineno, char *why, size_t why_size) {
-    char *fields[4];
-    size_t n = 0;
-    for (char *p = line;; p++) {
-        if (n < 4)
-            fields[n] = p;
-        n++;
-        p = strchr(p, '\t');
-        if (!p)
-            break;
-        *p = '\0';
-    }
-    if (n != 3) {
-        snprintf(why, why_size,
-                 "expected 3 tab-separated fields (phrase, class, weight), got %zu",
-                 n);
-        return false;
-    }
-    const char *phrase = fields[0];
+/* An affix row: "-piletid" ends a word (a compound head: "kinopiletid"),
+ * "apotek-" starts one (a stem: "apoteket", "apotekets"), "-apotek-" is
+ * inside one. One word of at least MM__AFFIX_MIN folded bytes, so that a
+ * short affix cannot fire inside unrelated words. */
+#define MM__AFFIX_MIN 4
+
+/* Adds one phrase. A generated variant (spelling) that some row already
+ * has is skipped silently; for a row it is an error. */
+static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
+                       const char *phrase, mm_lex_class_t cls, float weight,
+                       uint32_t lineno, bool variant, char *why, size_t why_size) {
     size_t phrase_len = strlen(phrase);
-    mm_lex_class_t cls;
-    float weight;
-    if (!utf8_valid(phrase, phrase_len)) {
-        snprintf(why, why_size, "phrase is not valid UTF-8");
-        return false;
-    }
-    if (!parse_class(fields[1], &cls)) {
-        snprintf(why, why_size, "unknown class '%.40s'", fields[1]);
-        return false;
-    }
-    if (!parse_weight(fields[2], &weight)) {
-        snprintf(why, why_size, "weight '%.40s' is not a number in (0, 1]",
-                 fields[2]);
-        return false;
-    }
+    bool suffix = phrase_len > 1 && phrase[0] == '-';
+    bool prefix = phrase_len > 1 && phrase[phrase_len - 1] == '-';
     mm_fold_t *fold = malloc(sizeof(*fold));
     if (!fold) {
         snprintf(why, why_size, "out of memory");
@@ -128,9 +104,30 @@ static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
     }
     mm__fold(phrase, phrase_len, fold);
     uint16_t n_words = fold->n_tokens;
+    const char *pat = fold->buf;
+    size_t pat_len = fold->len;
+    if ((suffix || prefix) &&
+        (n_words != 1 || pat_len - 2 < MM__AFFIX_MIN)) {
+        free(fold);
+        snprintf(why, why_size,
+                 "affix '%.60s' must be one word of at least %d letters",
+                 phrase, MM__AFFIX_MIN);
+        return false;
+    }
+    if (suffix) {
+        pat++;
+        pat_len--;
+    }
+    if (prefix)
+        pat_len--;
+    if (variant && (n_words == 0 || fold->truncated ||
+                    mm__matcher_has(lex->matcher, pat, pat_len))) {
+        free(fold);
+        return true;
+    }
     uint32_t state = 0;
     bool added = n_words > 0 && !fold->truncated &&
-                 mm__matcher_add(lex->matcher, fold->buf, fold->len,
+                 mm__matcher_add(lex->matcher, pat, pat_len,
                                  (uint32_t)lex->n_entries, &state);
     free(fold);
     if (n_words == 0) {
@@ -143,7 +140,7 @@ static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
     }
     /* Duplicate: the same folded phrase twice in one file (another language
      * may have it too: "restaurant" is en, da and de). */
-    for (size_t i = first_of_file; i < lex->n_entries; i++) {
+    for (size_t i = first_of_file; i < lex->n_entries && !variant; i++) {
         if (lex->entries[i].state == state) {
             snprintf(why, why_size, "duplicate phrase '%.60s' (first at line %u)",
                      phrase, lex->entries[i].line);
@@ -175,6 +172,112 @@ static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
         .lang = lang,
         .n_words = (uint8_t)(n_words > 255 ? 255 : n_words),
     };
+    return true;
+}
+
+/* One row "phrase\tclass\tweight" (line without its newline). Returns
+ * false with the reason in why. */
+static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
+                    char *line, uint32_t lineno, char *why, size_t why_size) {
+    char *fields[4];
+    size_t n = 0;
+    for (char *p = line;; p++) {
+        if (n < 4)
+            fields[n] = p;
+        n++;
+        p = strchr(p, '\t');
+        if (!p)
+            break;
+        *p = '\0';
+    }
+    if (n != 3) {
+        snprintf(why, why_size,
+                 "expected 3 tab-separated fields (phrase, class, weight), got %zu",
+                 n);
+        return false;
+    }
+    const char *phrase = fields[0];
+    mm_lex_class_t cls;
+    float weight;
+    if (!utf8_valid(phrase, strlen(phrase))) {
+        snprintf(why, why_size, "phrase is not valid UTF-8");
+        return false;
+    }
+    if (!parse_class(fields[1], &cls)) {
+        snprintf(why, why_size, "unknown class '%.40s'", fields[1]);
+        return false;
+    }
+    if (!parse_weight(fields[2], &weight)) {
+        snprintf(why, why_size, "weight '%.40s' is not a number in (0, 1]",
+                 fields[2]);
+        return false;
+    }
+    return add_phrase(lex, lang, first_of_file, phrase, cls, weight, lineno,
+                      false, why, why_size);
+}
+
+/* Spellings of letters that keyboards without them produce: "naehe" for
+ * "nähe", "naer"/"aaben" or "kobenhavn"/"aben" for "nær"/"åben"/"københavn".
+ * The fold already strips ä ö ü to a o u; æ ø å stay letters of their own.
+ * Table: UTF-8 of the lower- and upper-case letter, digraph, plain form
+ * (NULL: the fold's own stripping already covers it). */
+static const struct {
+    const char *lower, *upper, *digraph, *plain;
+} spell_variants[] = {
+    {"\xc3\xa4", "\xc3\x84", "ae", NULL}, /* ä */
+    {"\xc3\xb6", "\xc3\x96", "oe", NULL}, /* ö */
+    {"\xc3\xbc", "\xc3\x9c", "ue", NULL}, /* ü */
+    {"\xc3\xa6", "\xc3\x86", "ae", "ae"}, /* æ */
+    {"\xc3\xb8", "\xc3\x98", "oe", "o"},  /* ø */
+    {"\xc3\xa5", "\xc3\x85", "aa", "a"},  /* å */
+};
+
+/* Writes phrase with every letter of spell_variants replaced (digraph or
+ * plain form) into out; false when no letter was replaced or out is short. */
+static bool spell_variant(const char *phrase, bool plain, char *out,
+                          size_t out_size) {
+    size_t n = 0;
+    bool changed = false;
+    for (const char *p = phrase; *p;) {
+        const char *to = NULL;
+        for (size_t k = 0; k < sizeof(spell_variants) / sizeof(spell_variants[0]); k++) {
+            if (strncmp(p, spell_variants[k].lower, 2) == 0 ||
+                strncmp(p, spell_variants[k].upper, 2) == 0) {
+                to = plain && spell_variants[k].plain ? spell_variants[k].plain
+                                                      : spell_variants[k].digraph;
+                break;
+            }
+        }
+        const char *src = to ? to : p;
+        size_t len = to ? strlen(to) : 1;
+        if (n + len >= out_size)
+            return false;
+        memcpy(out + n, src, len);
+        n += len;
+        p += to ? 2 : 1;
+        changed |= to != NULL;
+    }
+    out[n] = '\0';
+    return changed;
+}
+
+/* Adds the spelling variants of the file's rows [first, end): after all
+ * rows, so that a row written out in the file always wins over a variant. */
+static bool add_variants(mm_lexicon_t *lex, uint8_t lang, size_t first,
+                         char *why, size_t why_size, uint32_t *lineno) {
+    size_t end = lex->n_entries;
+    char buf[MM__LINE_MAX + 1];
+    for (size_t i = first; i < end; i++) {
+        for (int plain = 0; plain < 2; plain++) {
+            mm_lex_entry_t e = lex->entries[i]; /* entries may move */
+            if (!spell_variant(e.phrase, plain != 0, buf, sizeof(buf)))
+                continue;
+            *lineno = e.line;
+            if (!add_phrase(lex, lang, first, buf, (mm_lex_class_t)e.cls,
+                            e.weight, e.line, true, why, why_size))
+                return false;
+        }
+    }
     return true;
 }
 
@@ -232,6 +335,10 @@ static bool load_file(mm_lexicon_t *lex, const char *path, const char *name,
             snprintf(errstr, errstr_size, "%s:%u: %s", path, lineno, why);
             ok = false;
         }
+    }
+    if (ok && !add_variants(lex, lang, first, why, sizeof(why), &lineno)) {
+        snprintf(errstr, errstr_size, "%s:%u: %s", path, lineno, why);
+        ok = false;
     }
     if (ok && ferror(fp)) {
         snprintf(errstr, errstr_size, "%s: read error", path);

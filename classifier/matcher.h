@@ -18,6 +18,8 @@
  *     lexicon phrase "under 100 kr" matches any number.
  *   - '$', '%', '£', '€' become tokens of their own ("$200" -> "$ #").
  *   - Apostrophes (' and U+2018/U+2019) join ("don't" -> "dont").
+ *   - A '.' between a word and a letter joins too: "Dr.dk" -> " dr.dk ", so a
+ *     host name is one token whose parts are not words of the query.
  *   - Everything else (punctuation, spaces, invalid UTF-8) separates words;
  *     the result has exactly one space between tokens and one at each end,
  *     so a pattern " near me " can only match whole words.
@@ -93,12 +95,19 @@ void mm__matcher_destroy(mm_matcher_t *m);
 
 /**
  * @brief Add a folded pattern (as mm__fold produced it, spaces at both ends).
+ * Without the leading space the pattern also matches the end of a longer
+ * word ("piletid " in "kinopiletid"), without the trailing one the start of
+ * one (" apotek" in "apoteket"); the reported span is the letters matched.
  * Patterns with equal bytes share one state; *state tells which, so the
  * caller can detect duplicates.
  * @returns false when out of memory or the pattern is empty or too long.
  */
 bool mm__matcher_add(mm_matcher_t *m, const char *pat, size_t len, uint32_t id,
                      uint32_t *state);
+
+/** @brief Whether a pattern with exactly these folded bytes was added
+ * (before mm__matcher_build only). */
+bool mm__matcher_has(const mm_matcher_t *m, const char *pat, size_t len);
 
 /** @brief Compile the added patterns; false when out of memory. */
 bool mm__matcher_build(mm_matcher_t *m);

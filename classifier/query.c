@@ -26,8 +26,10 @@
  *                    strongest of go/do/buy already there ("best recipe"
  *                    is do), else know ("best movies of 2023").
  *   5. `none` rows (device commands: alarm, lights, volume) scale every
- *      moment by (1 - w). A query made only of `nav` rows (and function
- *      words) is navigational ("facebook"): every score is scaled down to
+ *      moment by (1 - w). A query made only of `nav` rows, host names
+ *      ("dr.dk", "www.google.com": the fold keeps one as a single token, so
+ *      "osta.ee" is a site, not the word "osta") and function words is
+ *      navigational ("facebook login"): every score is scaled down to
  *      MM__NAV_SCALE so it yields no moment.
  *   6. Terms: hashes of content words (not function or question words), for
  *      refinement detection downstream. Signals: each kept keyword (value and
@@ -113,7 +115,23 @@ static bool covered(const mm_fold_token_t *t, const mm_match_t *h) {
     return h->start <= t->start && t->end <= h->end;
 }
 
-/* Content words' hashes, and whether every word is a nav or stop row. */
+/* A host name ("dr.dk", "www.google.com"; the fold keeps it one token):
+ * a '.' followed by at least two letters, the top-level domain. */
+static bool is_host(const mm_fold_t *fold, const mm_fold_token_t *tok) {
+    const char *b = fold->buf;
+    uint16_t dot = tok->end;
+    while (dot > tok->start && b[dot - 1] != '.')
+        dot--;
+    if (dot <= tok->start + 1 || tok->end - dot < 2)
+        return false;
+    for (uint16_t i = dot; i < tok->end; i++)
+        if (b[i] < 'a' || b[i] > 'z')
+            return false;
+    return true;
+}
+
+/* Content words' hashes, and whether every word is a nav or stop row (a
+ * host name counts as nav). */
 static bool collect_terms(const mm_lexicon_t *lex, const mm_fold_t *fold,
                           const mm_match_t *hits, size_t n_hits,
                           mm_query_analysis_t *out) {
@@ -129,6 +147,7 @@ static bool collect_terms(const mm_lexicon_t *lex, const mm_fold_t *fold,
             function |= cls == MM_LEX_STOP || cls == MM_LEX_QUESTION;
             nav |= cls == MM_LEX_NAV;
         }
+        nav = nav || is_host(fold, tok);
         any_nav |= nav;
         all_nav &= nav || function;
         if (function || out->n_terms == MM_QUERY_TERMS_MAX)

@@ -5,9 +5,20 @@
  * behaviour carries over between rows: this measures what the text says.
  *
  * dev_queries.tsv: macro-F1 over know/go/do/buy/none must be >= 0.90, with
- * the `lang` hint and without it. massive_train.tsv (voice-assistant text,
- * see the data README): the figure is printed as a generalisation check,
- * not asserted. A missing file skips with a message.
+ * the `lang` hint and without it. Those 82 queries were in view while the
+ * lexicons were written, so they are not a generalisation estimate.
+ *
+ * tests/data/holdout_queries.tsv (ours, in the repository; its header says
+ * how it was made): 520 search queries in five languages, written and
+ * labelled before the classifier ran on them. Part A (430) was measured at
+ * 0.917 / 0.913 before the lexicons were broadened with its misses in view;
+ * part B (90) stayed blind until after (0.966 -> 0.989). The bar, 0.95, is
+ * below what both parts reach by a margin and was not moved to pass; a drop
+ * under it means a lexicon or scoring change lost general coverage.
+ *
+ * massive_train.tsv (voice-assistant text, see the data README): the figure
+ * is printed as a generalisation check, not asserted. A missing file skips
+ * with a message. Lines starting with '#' are comments.
  */
 #include <check.h>
 #include <stdio.h>
@@ -19,7 +30,9 @@
 #define DEV_FILE MM_SHARED_DIR "/data/dev_queries.tsv"
 #define MASSIVE_FILE MM_SHARED_DIR "/data/massive_train.tsv"
 #define N_LABELS (MM_MOMENT__COUNT + 1) /* the four moments, then none */
+#define HOLDOUT_FILE MM_SOURCE_DIR "/tests/data/holdout_queries.tsv"
 #define MIN_MACRO_F1 0.90
+#define MIN_HOLDOUT_MACRO_F1 0.95
 
 static mm_rules_t *rules;
 static mm_state_t *state;
@@ -85,6 +98,8 @@ static double evaluate(const char *path, bool use_hint, bool show_errors) {
     bool header = true;
     while (fgets(line, sizeof(line), fp)) {
         line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#')
+            continue; /* comment */
         if (header) {
             header = false;
             continue;
@@ -141,6 +156,22 @@ START_TEST(test_dev_macro_f1_without_lang_hint) {
 }
 END_TEST
 
+START_TEST(test_holdout_macro_f1_with_lang_hint) {
+    double f1 = evaluate(HOLDOUT_FILE, true, true);
+    ck_assert_msg(f1 >= 0, "%s is part of the repository", HOLDOUT_FILE);
+    ck_assert_msg(f1 >= MIN_HOLDOUT_MACRO_F1, "macro-F1 %.3f < %.2f", f1,
+                  MIN_HOLDOUT_MACRO_F1);
+}
+END_TEST
+
+START_TEST(test_holdout_macro_f1_without_lang_hint) {
+    double f1 = evaluate(HOLDOUT_FILE, false, true);
+    ck_assert_msg(f1 >= 0, "%s is part of the repository", HOLDOUT_FILE);
+    ck_assert_msg(f1 >= MIN_HOLDOUT_MACRO_F1, "macro-F1 %.3f < %.2f", f1,
+                  MIN_HOLDOUT_MACRO_F1);
+}
+END_TEST
+
 START_TEST(test_massive_generalisation_is_reported) {
     /* Printed, not asserted: spoken commands, not web queries. */
     evaluate(MASSIVE_FILE, true, false);
@@ -154,6 +185,12 @@ static Suite *quality_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_dev_macro_f1_with_lang_hint);
     tcase_add_test(tc, test_dev_macro_f1_without_lang_hint);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("quality_holdout");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_holdout_macro_f1_with_lang_hint);
+    tcase_add_test(tc, test_holdout_macro_f1_without_lang_hint);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("quality_massive");

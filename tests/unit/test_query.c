@@ -177,6 +177,34 @@ START_TEST(test_word_boundary_no_partial_match) {
 }
 END_TEST
 
+START_TEST(test_stem_affix_matches_inflected_forms) {
+    /* "apteeg-" (et) and "tandlæge-" (da) are stems: case and definite
+     * forms that no row spells out still match */
+    mm_query_analysis_t qa;
+    analyze("apteegis tartus", NULL, &qa);
+    ck_assert(qa.place_seeking);
+    ck_assert_str_eq(decide(&qa), "go");
+    analyze("tandl\xc3\xa6gens adresse", NULL, &qa);
+    ck_assert(qa.place_seeking);
+}
+END_TEST
+
+START_TEST(test_compound_head_affix_matches_compounds) {
+    assert_moment("kontserdipiletid", NULL, "buy");
+    assert_moment("koncertbilletter", "da", "buy");
+    assert_moment("kinderarzt in der n\xc3\xa4he", "de", "go");
+}
+END_TEST
+
+START_TEST(test_spelling_without_special_letters_matches) {
+    /* generated spellings: ae for æ/ä, aa or a for å, o for ø */
+    assert_moment("tandlaege i naerheden", NULL, "go");
+    assert_moment("apotheke in der naehe", NULL, "go");
+    assert_moment("bager aaben nu", "da", "go");
+    assert_moment("kob billige sko", "da", "buy");
+}
+END_TEST
+
 /* ------------------------------------------------------------ roles and none */
 
 START_TEST(test_price_bound_is_any_number_and_currency) {
@@ -199,6 +227,18 @@ START_TEST(test_navigational_site_is_none) {
     analyze("YouTube.com", NULL, &qa);
     ck_assert(qa.navigational);
     ck_assert_str_eq(decide(&qa), "none");
+}
+END_TEST
+
+START_TEST(test_host_name_is_navigational) {
+    /* a host name is one token: "osta" (buy) inside "osta.ee" is not a word */
+    const char *qs[] = {"dr.dk", "osta.ee", "www.bild.de", "ebay.co.uk login"};
+    for (size_t i = 0; i < 4; i++) {
+        mm_query_analysis_t qa;
+        analyze(qs[i], NULL, &qa);
+        ck_assert_msg(qa.navigational, "%s", qs[i]);
+        ck_assert_msg(strcmp(decide(&qa), "none") == 0, "%s", qs[i]);
+    }
 }
 END_TEST
 
@@ -395,12 +435,16 @@ static Suite *query_suite(void) {
     tcase_add_test(tc, test_danish_letters_fold);
     tcase_add_test(tc, test_omitted_accents_still_match);
     tcase_add_test(tc, test_word_boundary_no_partial_match);
+    tcase_add_test(tc, test_stem_affix_matches_inflected_forms);
+    tcase_add_test(tc, test_compound_head_affix_matches_compounds);
+    tcase_add_test(tc, test_spelling_without_special_letters_matches);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("query_roles");
     tcase_add_unchecked_fixture(tc, rules_setup, rules_teardown);
     tcase_add_test(tc, test_price_bound_is_any_number_and_currency);
     tcase_add_test(tc, test_navigational_site_is_none);
+    tcase_add_test(tc, test_host_name_is_navigational);
     tcase_add_test(tc, test_brand_with_intent_is_not_navigational);
     tcase_add_test(tc, test_device_command_is_none);
     tcase_add_test(tc, test_no_intent_words_is_none);
