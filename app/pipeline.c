@@ -29,6 +29,12 @@ struct mm_pipeline_s {
     char io_reason[256];
     mm_pipeline_counters_t counters;
     mm_moment_t moments[MM_MOMENTS_PER_EVENT];
+    /* Slots [0, n_slots) may be in use: loops stop there, not at
+     * MM_TASKS_MAX. last_task answers most lookups (records come in runs
+     * from one partition). */
+    size_t n_slots;
+    mm_task_t *last_task;
+    int64_t now_ms; /* the batch's clock (mm_pipeline_set_now) */
     mm_task_t tasks[MM_TASKS_MAX];
 };
 
@@ -93,7 +99,7 @@ fail:
 void mm_pipeline_destroy(mm_pipeline_t *pipe) {
     if (!pipe)
         return;
-    for (size_t i = 0; i < MM_TASKS_MAX; i++)
+    for (size_t i = 0; i < pipe->n_slots; i++)
         if (pipe->tasks[i].in_use)
             mm_pipeline_task_close(pipe, &pipe->tasks[i]);
     mm_sink_destroy(pipe->sink);
@@ -137,6 +143,8 @@ void mm_pipeline_ack(void *opaque, mm_err_t err, const char *reason, void *cb_ct
     mm_offsets_release(task->offsets, ticket);
 }
 
+void mm_pipeline_set_now(mm_pipeline_t *pipe, int64_t now_ms) { pipe->now_ms = now_ms; }
+
 void mm_pipeline_set_transactional(mm_pipeline_t *pipe, bool transactional) {
     pipe->transactional = transactional;
 }
@@ -163,10 +171,13 @@ void mm_pipeline_set_explain(mm_pipeline_t *pipe, mm_pipeline_explain_hook *hook
 
 mm_task_t *mm_pipeline_task_find(mm_pipeline_t *pipe, const char *topic,
                                  int32_t partition) {
-    for (size_t i = 0; i < MM_TASKS_MAX; i++) {
-        mm_task_t *t = &pipe->tasks[i];
+    mm_task_t *t = pipe->last_task;
+    if (t && t->in_use && t->partition == partition && strcmp(t->topic, topic) == 0)
+        return t;
+    for (size_t i = 0; i < pipe->n_slots; i++) {
+        t = &pipe->tasks[i];
         if (t->in_use && t->partition == partition && strcmp(t->topic, topic) == 0)
-            return t;
+            return pipe->last_task = t;
     }
     return NULL;
 }
@@ -181,6 +192,7 @@ mm_task_t *mm_pipeline_task_open(mm_pipeline_t *pipe, const char *topic,
         if (t->in_use)
             continue;
         snprintf(t->topic, sizeof(t->topic), "%s", topic);
+        t->topic_len = strlen(t->topic);
         t->partition = partition;
         t->eof = false;
         t->committed = -1;
@@ -198,23 +210,28 @@ mm_task_t *mm_pipeline_task_open(mm_pipeline_t *pipe, const char *topic,
             return NULL;
         }
         t->in_use = true;
+        if (i + 1 > pipe->n_slots)
+            pipe->n_slots = i + 1;
         return t;
     }
     return NULL;
 }
 
 void mm_pipeline_task_close(mm_pipeline_t *pipe, mm_task_t *task) {
-    (void)pipe;
     mm_state_destroy(task->state);
     mm_offsets_destroy(task->offsets);
     task->state = NULL;
     task->offsets = NULL;
     task->in_use = false;
+    if (pipe->last_task == task)
+        pipe->last_task = NULL;
+    while (pipe->n_slots > 0 && !pipe->tasks[pipe->n_slots - 1].in_use)
+        pipe->n_slots--;
 }
 
 mm_task_t *mm_pipeline_task_next(mm_pipeline_t *pipe, mm_task_t *prev) {
     size_t i = prev ? (size_t)(prev - pipe->tasks) + 1 : 0;
-    for (; i < MM_TASKS_MAX; i++)
+    for (; i < pipe->n_slots; i++)
         if (pipe->tasks[i].in_use)
             return &pipe->tasks[i];
     return NULL;
@@ -239,7 +256,7 @@ static mm_err_t write_dead(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
         .reason = reason,
         .source = source,
         .source_ts = record_ts,
-        .time_ms = mm_now_ms(),
+        .time_ms = pipe->now_ms ? pipe->now_ms : mm_now_ms(),
     };
     MM_COUNTER_ADD(pipe->counters.dead_out[err], 1);
     mm_offsets_hold(task->offsets, ticket);
@@ -248,7 +265,7 @@ static mm_err_t write_dead(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
 
 static mm_err_t write_moments(mm_pipeline_t *pipe, mm_task_t *task, void *opaque,
                               uint64_t ticket, size_t n, int64_t record_ts) {
-    int64_t detected = mm_now_ms();
+    int64_t detected = pipe->now_ms ? pipe->now_ms : mm_now_ms();
     if (n && pipe->latency && record_ts > 0 && detected >= record_ts)
         mm_histogram_record_us(pipe->latency, (uint64_t)(detected - record_ts) * 1000u);
     for (size_t i = 0; i < n; i++) {
@@ -308,7 +325,7 @@ mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
         return MM_ERR_FULL;
     MM_COUNTER_ADD(pipe->counters.records_in, 1);
     void *opaque = opaque_pack((size_t)(task - pipe->tasks), task->generation, ticket);
-    mm_source_t source = {{task->topic, strlen(task->topic)}, task->partition, offset};
+    mm_source_t source = {{task->topic, task->topic_len}, task->partition, offset};
     mm_err_t err;
     if (derr != MM_ERR_OK) {
         err = write_dead(pipe, task, opaque, ticket, key, value, source, record_ts, derr,

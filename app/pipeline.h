@@ -20,6 +20,7 @@
 
 typedef struct mm_task_s {
     char topic[256];
+    size_t topic_len;
     int32_t partition;
     bool in_use;
     bool eof;
@@ -86,6 +87,13 @@ void mm_pipeline_prefetch(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key);
 
 void mm_pipeline_set_explain(mm_pipeline_t *pipe, mm_pipeline_explain_hook *hook,
                              void *hook_ctx);
+
+/**
+ * @brief The wall clock for the records processed next (detected_ts, dead
+ * letter times): a worker reads the clock once per batch, not per record.
+ * 0: read it per record.
+ */
+void mm_pipeline_set_now(mm_pipeline_t *pipe, int64_t now_ms);
 
 /** @brief Exactly-once: a failed output does not fail the pipeline (the
  * transaction's commit fails and rewinds instead). */

@@ -195,6 +195,8 @@ static void prefetch(mm_worker_t *w, rd_kafka_message_t *rkm) {
  * transaction). A record the worker could not take stays uncommitted. */
 static void process_batch(mm_worker_t *w, rd_kafka_message_t **batch, size_t n) {
     bool ok = n == 0 || w->delivery->begin(w);
+    if (n)
+        mm_pipeline_set_now(w->pipe, mm_now_ms());
     for (size_t i = 0; i < n; i++) {
         if (ok && i + MM_WORKER_PREFETCH_AHEAD < n)
             prefetch(w, batch[i + MM_WORKER_PREFETCH_AHEAD]);

@@ -159,6 +159,23 @@ void mm_jw_key(mm_jw_t *jw, const char *key) {
     put_c(jw, ':');
 }
 
+void mm_jw_key_plain(mm_jw_t *jw, const char *key) {
+    begin_item(jw);
+    put_c(jw, '"');
+    /* One pass, no escaping: the caller promises a plain identifier. */
+    size_t start = jw->len, room = jw->cap - jw->len;
+    size_t n = 0;
+    while (key[n] && n < room && !jw->overflow) {
+        jw->buf[start + n] = key[n];
+        n++;
+    }
+    if (key[n])
+        jw->overflow = true;
+    else
+        jw->len += n;
+    put(jw, "\":", 2);
+}
+
 void mm_jw_string(mm_jw_t *jw, const char *p, size_t len) {
     begin_item(jw);
     put_string(jw, p ? p : "", p ? len : 0);

@@ -157,7 +157,7 @@ void mm_moment_visit_json(void *ctx, const mm_mf_t *f) {
         return;
     }
     if (f->key)
-        mm_jw_key(jw, f->key);
+        mm_jw_key_plain(jw, f->key); /* every key above is an identifier */
     if (!f->present) {
         mm_jw_null(jw);
         return;

@@ -41,6 +41,9 @@ void mm_jw_array_open(mm_jw_t *jw);
 void mm_jw_array_close(mm_jw_t *jw);
 /** @brief Write an object key (a NUL-terminated literal, written escaped). */
 void mm_jw_key(mm_jw_t *jw, const char *key);
+/** @brief An object key known to be a plain identifier ([A-Za-z0-9_]):
+ * written in one pass without escaping (the moment's own keys). */
+void mm_jw_key_plain(mm_jw_t *jw, const char *key);
 void mm_jw_string(mm_jw_t *jw, const char *p, size_t len);
 /** @brief A string, or null when s.p == NULL. */
 void mm_jw_str(mm_jw_t *jw, mm_str_t s);

@@ -236,6 +236,8 @@ static void write_doc(mm_jw_t *jw) {
     mm_jw_array_close(jw);
     mm_jw_key(jw, "o");
     mm_jw_object_open(jw);
+    mm_jw_key_plain(jw, "plain_key");
+    mm_jw_int(jw, 7);
     mm_jw_object_close(jw);
     mm_jw_object_close(jw);
 }
@@ -259,6 +261,24 @@ START_TEST(test_overflow_never_writes_past_cap) {
         if (cap == need)
             ck_assert(memcmp(buf, full, need) == 0);
     }
+}
+END_TEST
+
+START_TEST(test_plain_key_equals_escaped_key) {
+    char a[64], b[64];
+    mm_jw_t ja, jb;
+    mm_jw_init(&ja, a, sizeof(a));
+    mm_jw_init(&jb, b, sizeof(b));
+    mm_jw_object_open(&ja);
+    mm_jw_object_open(&jb);
+    mm_jw_key(&ja, "window_ms");
+    mm_jw_key_plain(&jb, "window_ms");
+    mm_jw_int(&ja, 1);
+    mm_jw_int(&jb, 1);
+    mm_jw_object_close(&ja);
+    mm_jw_object_close(&jb);
+    ck_assert_uint_eq(ja.len, jb.len);
+    ck_assert(memcmp(a, b, ja.len) == 0);
 }
 END_TEST
 
@@ -298,6 +318,7 @@ static Suite *json_writer_suite(void) {
 
     tc = tcase_create("writer_overflow");
     tcase_add_test(tc, test_overflow_never_writes_past_cap);
+    tcase_add_test(tc, test_plain_key_equals_escaped_key);
     tcase_add_test(tc, test_null_buffer_is_overflow_not_crash);
     suite_add_tcase(s, tc);
     return s;
