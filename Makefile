@@ -29,20 +29,26 @@ build-asan:
 demo: deps build
 	@$(BUILD)/micromoment demo
 
-# Unit tests in the normal and the sanitizer build, a short fuzzing pass, then
-# the integration suite (real sockets: micromoment broker + kcat) in both.
+# Unit tests in the normal and the sanitizer build, a short fuzzing pass, the
+# integration suite (real sockets, kcat) on both brokers (the development
+# broker and a real Apache Kafka, tests/kafka), and the sanitizer build's
+# integration suite on the development broker (fault tests left out there to
+# keep make test within its time). When real Kafka cannot be provisioned, one
+# line says so and its half is skipped; MM_REQUIRE_KAFKA=1 makes that fail.
 test: deps-test build build-asan
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS) -L unit
 	@FUZZ_SECONDS=20 fuzz/run.sh
-	@cd $(BUILD) && ctest --output-on-failure -L integration
-	@cd $(BUILD_SAN) && ctest --output-on-failure -L integration
+	@cd $(BUILD) && { ctest --output-on-failure -L integration; rc=$$?; cat kafka/unavailable 2>/dev/null; exit $$rc; }
+	@cd $(BUILD_SAN) && ctest --output-on-failure -L integration-mock -E '^integration\.mock\.test_faults_'
 
 test-unit: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
 
-test-integration: build
-	@cd $(BUILD) && ctest --output-on-failure -L integration
+# MM_TEST_BOOTSTRAP=host:port make test-integration runs the suite against
+# that cluster (topics and groups carry a unique run id).
+test-integration: deps-test build
+	@cd $(BUILD) && { ctest --output-on-failure -L $(if $(MM_TEST_BOOTSTRAP),integration-kafka,integration); rc=$$?; cat kafka/unavailable 2>/dev/null; exit $$rc; }
 
 fuzz: deps-test
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh

@@ -6,18 +6,26 @@
  * records come again with the same moment_id.
  */
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "worker_int.h"
 
-static void commit_offsets(mm_worker_t *w, mm_task_t *only_task, bool sync) {
+/*
+ * Every interval the acknowledged offset of every task is committed, moved
+ * or not: an asynchronous commit can fail without telling this thread, and
+ * repeating it is what makes it reach the broker eventually (one small
+ * request per interval). Before a partition goes and at stop the commit is
+ * synchronous and checked, with a few bounded retries.
+ */
+static rd_kafka_resp_err_t commit_offsets(mm_worker_t *w, mm_task_t *only_task, bool sync) {
     rd_kafka_topic_partition_list_t *list = NULL;
     for (mm_task_t *t = mm_pipeline_task_next(w->pipe, NULL); t;
          t = mm_pipeline_task_next(w->pipe, t)) {
         if (only_task && t != only_task)
             continue;
         int64_t off = mm_offsets_committable(t->offsets);
-        if (off <= t->committed)
+        if (off < 0)
             continue;
         if (!list)
             list = rd_kafka_topic_partition_list_new(8);
@@ -25,12 +33,30 @@ static void commit_offsets(mm_worker_t *w, mm_task_t *only_task, bool sync) {
         t->committed = off;
     }
     if (!list)
-        return;
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
     rd_kafka_resp_err_t err = rd_kafka_commit(w->env->consumer, list, sync ? 0 : 1);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        mm_log_warn("worker %d: commit failed (committed again later): %s", w->id,
-                    rd_kafka_err2str(err));
+    if (sync && !err) /* the request went through; partitions may still fail */
+        for (int i = 0; i < list->cnt && !err; i++)
+            err = list->elems[i].err;
     rd_kafka_topic_partition_list_destroy(list);
+    return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
+}
+
+#define SYNC_COMMIT_ATTEMPTS 5
+
+static void commit_sync(mm_worker_t *w, mm_task_t *only_task) {
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (int attempt = 0; attempt < SYNC_COMMIT_ATTEMPTS; attempt++) {
+        err = commit_offsets(w, only_task, true);
+        if (!err)
+            return;
+        mm_log_warn("worker %d: commit failed (attempt %d of %d): %s", w->id, attempt + 1,
+                    SYNC_COMMIT_ATTEMPTS, rd_kafka_err2str(err));
+        usleep(200 * 1000);
+    }
+    mm_log_error("worker %d: could not commit: %s; the records since the last commit "
+                 "will be read again (their moments keep their moment_id)",
+                 w->id, rd_kafka_err2str(err));
 }
 
 static bool alo_begin(mm_worker_t *w) {
@@ -42,19 +68,22 @@ static void alo_after_batch(mm_worker_t *w, bool idle) {
     (void)idle;
     int64_t now = mm_now_ms();
     if (now - w->txn_started_ms >= w->env->cfg->commit_interval_ms) {
-        commit_offsets(w, NULL, false);
+        rd_kafka_resp_err_t err = commit_offsets(w, NULL, false);
+        if (err)
+            mm_log_warn("worker %d: commit not sent (sent again next interval): %s", w->id,
+                        rd_kafka_err2str(err));
         w->txn_started_ms = now; /* reused as "last commit" */
     }
 }
 
 static void alo_release(mm_worker_t *w, mm_task_t *task) {
     mm__worker_drain(w, task);
-    commit_offsets(w, task, true);
+    commit_sync(w, task);
 }
 
 static void alo_finish(mm_worker_t *w) {
     mm__worker_drain(w, NULL);
-    commit_offsets(w, NULL, true);
+    commit_sync(w, NULL);
 }
 
 static bool alo_settled(const mm_worker_t *w) {

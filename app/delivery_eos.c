@@ -69,6 +69,7 @@ static void abort_and_rewind(mm_worker_t *w, const char *reason) {
         rd_kafka_error_destroy(error);
     }
     w->txn_open = false;
+    w->txn_broken = false;
     for (mm_task_t *t = mm_pipeline_task_next(w->pipe, NULL); t;
          t = mm_pipeline_task_next(w->pipe, t))
         if (t->txn_base >= 0)
@@ -114,6 +115,10 @@ static rd_kafka_error_t *send_and_commit(mm_worker_t *w) {
 static bool commit(mm_worker_t *w) {
     if (!w->txn_open)
         return true;
+    if (w->txn_broken) {
+        abort_and_rewind(w, "an output of the transaction was refused");
+        return false;
+    }
     rd_kafka_error_t *error = send_and_commit(w);
     if (error) {
         char reason[512];
@@ -171,7 +176,7 @@ static void eos_after_batch(mm_worker_t *w, bool idle) {
     if (!w->txn_open)
         return;
     const mm_config_t *cfg = w->env->cfg;
-    if (mm_now_ms() - w->txn_started_ms >= cfg->txn_interval_ms ||
+    if (w->txn_broken || mm_now_ms() - w->txn_started_ms >= cfg->txn_interval_ms ||
         w->txn_records >= (uint64_t)cfg->txn_max_records || (idle && all_at_end(w)))
         commit(w);
 }

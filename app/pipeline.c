@@ -349,6 +349,10 @@ mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
     }
 done:
     if (err != MM_ERR_OK) {
+        /* In a transaction a refused write means the transaction is in an
+         * abortable state: the caller aborts and rewinds, nothing fails. */
+        if (pipe->transactional)
+            return MM_ERR_KAFKA;
         char detail[320];
         snprintf(detail, sizeof(detail), "%s [%" PRId32 "] offset %" PRId64, task->topic,
                  task->partition, offset);

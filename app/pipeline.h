@@ -118,7 +118,8 @@ mm_task_t *mm_pipeline_task_next(mm_pipeline_t *pipe, mm_task_t *prev);
  * @returns MM_ERR_OK; MM_ERR_FULL when the task's tracker is full (poll the
  *          sink and call again); MM_ERR_IO when the schema registry cannot be
  *          reached (call again later; mm_pipeline_io_reason says why); another
- *          error when the sink refused a write (the record stays uncommitted).
+ *          error when the sink refused a write (the record stays uncommitted;
+ *          in transactional mode MM_ERR_KAFKA, and the pipeline goes on).
  */
 mm_err_t mm_pipeline_process(mm_pipeline_t *pipe, mm_task_t *task, mm_str_t key,
                              mm_str_t value, int64_t offset, int64_t record_ts);

@@ -151,6 +151,13 @@ static void handle_record(mm_worker_t *w, rd_kafka_message_t *rkm) {
     if (!task) /* revoked while the record waited in the ring */
         return;
     task->eof = false;
+    if (w->txn_broken) {
+        /* The open transaction will be aborted: this record is read again
+         * after the rewind, which must therefore cover its partition. */
+        if (task->txn_base < 0)
+            task->txn_base = rkm->offset;
+        return;
+    }
     mm_str_t key = {rkm->key, rkm->key_len};
     mm_str_t value = {rkm->payload, rkm->len};
     rd_kafka_timestamp_type_t tstype;
@@ -164,6 +171,12 @@ static void handle_record(mm_worker_t *w, rd_kafka_message_t *rkm) {
             if (task->txn_base < 0)
                 task->txn_base = rkm->offset;
             w->txn_records++;
+        }
+        if (err == MM_ERR_KAFKA && w->txn_open) {
+            if (task->txn_base < 0)
+                task->txn_base = rkm->offset;
+            w->txn_broken = true;
+            return;
         }
         if (err != MM_ERR_FULL && err != MM_ERR_IO)
             return;

@@ -44,6 +44,7 @@ struct mm_worker_s {
     char fail_reason[512];
     /* exactly-once: the open transaction */
     bool txn_open;
+    bool txn_broken; /* a write was refused: abort and rewind, do not commit */
     int64_t txn_started_ms;
     uint64_t txn_records;
 };

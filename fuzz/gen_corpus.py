@@ -4,29 +4,15 @@ Confluent-framed records (magic 0, big-endian schema id, Avro binary) for
 schema id 1 (schemas/event.avsc) and 2 (fuzz/schemas/event_v2.avsc), valid
 ones and broken ones. Encoded by hand from the spec, so it needs no Avro
 library. Run it after changing either schema: python3 fuzz/gen_corpus.py"""
-import os, struct
+import os, struct, sys
 
-def zz(n):
-    u = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while True:
-        b = u & 0x7F
-        u >>= 7
-        if u:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-def s(v):
-    b = v.encode() if isinstance(v, str) else v
-    return zz(len(b)) + b
+# The Avro primitives and the Confluent framing are the integration tests'.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from avro_frame import zigzag as zz, enc_bytes as s, frame  # noqa: E402
 
 def opt(enc=None):  # ["null", T]
     return zz(0) if enc is None else zz(1) + enc
-
-def frame(sid, body):
-    return b"\0" + struct.pack(">I", sid) + body
 
 def v1(user=b"u42", typ="query", ts=1763900000000, query="coffee near me", lat=55.676,
        lon=12.568, tz=60, page=None, in_store=None, lang="en"):

@@ -24,6 +24,7 @@ if [ "${MM_DEPS_TEST:-0}" = 1 ]; then
     dpkg-dev                  # dpkg-shlibdeps for the .deb's Depends
     jq                        # JSON checks in the packaging test
     groff-base man-db         # the man page renders without warnings
+    default-jre-headless maven  # the real Kafka broker of the tests (tests/kafka)
   )
 fi
 

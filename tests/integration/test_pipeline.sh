@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# End to end over real sockets: events produced with kcat into the
-# development broker, `micromoment run --exit-on-eof`, moments and dead
-# letters read back with kcat.
+# End to end over real sockets: events produced with kcat into the broker
+# (the development broker or a real Kafka, see lib.sh), `micromoment run
+# --exit-on-eof`, moments and dead letters read back with kcat.
 source "$(dirname "$0")/lib.sh"
 
-start_broker --topic events:4 --topic micro-moments:4 --topic micro-moments.dlq:1
+start_broker --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
 
 # 1. A hand-labelled set: each query has one intent (or none), one user each
 #    so no behavioural signal mixes in; malformed records of every kind.
@@ -31,13 +31,13 @@ expected_codes="bad_json bad_utf8 missing_type missing_user_id not_object null_u
 
 cut -f1,2 "$WORK/labelled.tsv" >"$WORK/input.tsv"
 cat "$WORK/bad.tsv" >>"$WORK/input.tsv"
-produce_keyed events "$WORK/input.tsv"
+produce_keyed "$T_EVENTS" "$WORK/input.tsv"
 
-"$MM_BIN" run -b "$BOOTSTRAP" -g it-pipeline -i events -o micro-moments \
-  -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run1.err"
+"$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-pipeline" -i "$T_EVENTS" -o "$T_MOMENTS" \
+  -X mm.dlq.topic="$T_DLQ" -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run1.err"
 check_eq "run --exit-on-eof exits 0" 0 $?
 
-consume_all micro-moments >"$WORK/moments.jsonl"
+consume_all "$T_MOMENTS" >"$WORK/moments.jsonl"
 intent=$(awk -F'\t' '$3 != "none"' "$WORK/labelled.tsv" | wc -l)
 check_eq "one moment per intent query" "$intent" "$(wc -l <"$WORK/moments.jsonl")"
 while IFS=$'\t' read -r user json label; do
@@ -54,7 +54,7 @@ PY
 done <"$WORK/labelled.tsv"
 
 # Every contract field on every moment, with the right types.
-python3 - "$WORK/moments.jsonl" <<'PY' && ok=yes || ok=no
+python3 - "$WORK/moments.jsonl" "$T_EVENTS" <<'PY' && ok=yes || ok=no
 import json, sys
 need = {"moment_id": str, "moment": str, "confidence": (int, float), "scores": dict,
         "signals": list, "user_id": str, "session_id": (str, type(None)),
@@ -70,47 +70,47 @@ for line in open(sys.argv[1]):
     assert len(m["moment_id"]) == 32, m
     assert m["journey_stage"] in ("awareness", "consideration", "decision", "post-purchase")
     assert set(m["strategy"]) == {"goal", "content", "horizon"}, m
-    assert m["source"]["topic"] == "events", m
+    assert m["source"]["topic"] == sys.argv[2], m
     assert any(s["name"] == "keyword" for s in m["signals"]), m
 PY
 check_eq "moments carry every contract field" yes "$ok"
 
 # Output keyed by user_id.
-keys_ok=$(consume_all micro-moments -f '%k %s\n' | python3 -c '
+keys_ok=$(consume_all "$T_MOMENTS" -f '%k %s\n' | python3 -c '
 import json, sys
 print(all(l.split(" ",1)[0] == json.loads(l.split(" ",1)[1])["user_id"] for l in sys.stdin if l.strip()))')
 check_eq "moments keyed by user_id" True "$keys_ok"
 
 # Dead letters: the original bytes, the error and the source in headers.
-consume_all micro-moments.dlq -f '%h\n' >"$WORK/dlq.headers"
+consume_all "$T_DLQ" -f '%h\n' >"$WORK/dlq.headers"
 check_eq "one dead letter per malformed record" "$(wc -l <"$WORK/bad.tsv")" "$(wc -l <"$WORK/dlq.headers")"
 codes=$(grep -o 'mm.error.code=[a-z0-9_]*' "$WORK/dlq.headers" | cut -d= -f2 | sort | tr '\n' ' ' | sed 's/ $//')
 check_eq "dead letters name each error" "$expected_codes" "$codes"
 check_eq "dead letters name the source topic" "$(wc -l <"$WORK/bad.tsv")" \
-  "$(grep -c 'mm.source.topic=events' "$WORK/dlq.headers")"
+  "$(grep -cF "mm.source.topic=$T_EVENTS" "$WORK/dlq.headers")"
 check "dead letters carry partition and offset" grep -q 'mm.source.partition=[0-9].*mm.source.offset=[0-9]' "$WORK/dlq.headers"
-consume_all micro-moments.dlq -f '%k\t%s\n' | sort >"$WORK/dlq.records"
+consume_all "$T_DLQ" -f '%k\t%s\n' | sort >"$WORK/dlq.records"
 check_eq "dead letters keep key and bytes unchanged" "$(sort "$WORK/bad.tsv" | md5sum)" "$(md5sum <"$WORK/dlq.records")"
 
 # 2. At-least-once: everything processed was committed. A second run of the
 #    same group finds nothing new to do.
-"$MM_BIN" run -b "$BOOTSTRAP" -g it-pipeline -i events -o micro-moments \
-  -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run2.err"
+"$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-pipeline" -i "$T_EVENTS" -o "$T_MOMENTS" \
+  -X mm.dlq.topic="$T_DLQ" -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run2.err"
 check_eq "second run exits 0" 0 $?
 check_eq "second run re-reads nothing (offsets were committed)" "$intent" \
-  "$(consume_all micro-moments | wc -l)"
+  "$(consume_all "$T_MOMENTS" | wc -l)"
 
 # 3. A synthetic stream: the online result equals `classify` on the same
 #    records (per-user state lives with the user's partition).
 "$MM_BIN" gen --events 5000 --users 300 --seed 7 --keyed >"$WORK/gen.tsv"
-produce_keyed events "$WORK/gen.tsv"
-"$MM_BIN" run -b "$BOOTSTRAP" -g it-pipeline -i events -o micro-moments \
-  -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run3.err"
+produce_keyed "$T_EVENTS" "$WORK/gen.tsv"
+"$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-pipeline" -i "$T_EVENTS" -o "$T_MOMENTS" \
+  -X mm.dlq.topic="$T_DLQ" -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run3.err"
 check_eq "run over the synthetic stream exits 0" 0 $?
 cut -f2- "$WORK/gen.tsv" | "$MM_BIN" classify 2>/dev/null \
   | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
   | sort >"$WORK/offline"
-consume_all micro-moments \
+consume_all "$T_MOMENTS" \
   | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin) if m["event_id"].startswith("e-")]' \
   | sort >"$WORK/online"
 check "synthetic stream yields moments" test "$(wc -l <"$WORK/online")" -gt 500
