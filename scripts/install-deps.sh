@@ -28,6 +28,14 @@ if [ "${MM_DEPS_TEST:-0}" = 1 ]; then
   )
 fi
 
+if [ "${MM_DEPS_BENCH:-0}" = 1 ]; then
+  packages+=(
+    gnuplot-nox time          # the bench's chart and per-run resource use
+    linux-perf                # the bench's optional profile section
+    default-jre-headless maven  # the bench's real-Kafka section
+  )
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

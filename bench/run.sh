@@ -1,0 +1,365 @@
+#!/usr/bin/env bash
+# bench/run.sh: micromoment's benchmark (issue 6). `make bench` runs it with the build dir.
+#
+#   bench/run.sh [BUILD_DIR] [SECTION...]     SECTION: classifier e2e latency memory alloc
+#                                             kafka all (default all); profile (not in all)
+#
+#   classifier  the classifier alone, in memory: 10k, 100k, 1M, 10M users (Zipf), events/s
+#               per core, ns/event, the 10M/10k cost ratio
+#   e2e         a preloaded topic through `micromoment run --exit-on-eof` against the kcat
+#               relay (kcat -C | kcat -P) on the development broker, rounds alternating
+#   latency     input record's send time -> the moment's arrival at a consumer, p50/p99/p99.9
+#               at 25/50/100 % of the peak rate from e2e (and the kcat relay's, as the floor)
+#   memory      resident bytes per tracked user (from classifier; alone it runs 1M users)
+#   alloc       jemalloc allocation counts, a run of N/2 vs N events -> allocations per event
+#   kafka       the e2e comparison on a real Apache Kafka (tests/kafka/kafka-broker.sh) with
+#               Kafka's ProducerPerformance / ConsumerPerformance as a reference
+#   profile     perf record of one e2e run; top symbols into the results (needs linux-perf)
+#
+# Environment: QUICK=1 (a short smoke run), MM_BENCH_OUT (results dir, default
+# BUILD_DIR/bench-results; latest.json, latest.png, report.txt), MM_BENCH_EVENTS (e2e
+# events, default 1000000), MM_BENCH_ROUNDS (default 5), MM_BENCH_RUN_ARGS (extra `run`
+# flags), MM_BENCH_PEAK (records/s for latency when e2e is not run), MM_BENCH_LAT_SECONDS.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$SCRIPT_DIR/.." && pwd)
+BUILD=${1:-build}
+[[ $# -gt 0 ]] && shift
+case $BUILD in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+SECTIONS=("$@")
+((${#SECTIONS[@]})) || SECTIONS=(all)
+
+MM="$BUILD/micromoment"
+BC="$BUILD/bench/bench_classifier"
+BL="$BUILD/bench/bench_latency"
+LEX="$REPO/lexicons"
+OUT=${MM_BENCH_OUT:-$BUILD/bench-results}
+QUICK=${QUICK:-0}
+
+if [[ $QUICK == 1 ]]; then
+    CL_EVENTS=${MM_BENCH_CL_EVENTS:-300000}
+    CL_USERS=${MM_BENCH_CL_USERS:-10000,100000,1000000}
+    N=${MM_BENCH_EVENTS:-200000}
+    ROUNDS=${MM_BENCH_ROUNDS:-2}
+    KROUNDS=1
+    LAT_S=${MM_BENCH_LAT_SECONDS:-3}
+else
+    CL_EVENTS=${MM_BENCH_CL_EVENTS:-4000000}
+    CL_USERS=${MM_BENCH_CL_USERS:-10000,100000,1000000,10000000}
+    N=${MM_BENCH_EVENTS:-1000000}
+    ROUNDS=${MM_BENCH_ROUNDS:-5}
+    KROUNDS=3
+    LAT_S=${MM_BENCH_LAT_SECONDS:-10}
+fi
+GEN_USERS=1000000 # distinct users in the e2e stream (Zipf 0.8)
+PARTS=128         # the development broker keeps ~5 MB per partition: 1M x ~220 B needs >64
+# 32k users per partition: the stream's ~300k distinct users spread over 128 partitions never
+# reach it (no eviction); the default 200k per partition would preallocate 128 x 200k x 185 B
+# = 4.7 GB (measured once, as "default config", below).
+STATE_ARGS=(-X mm.state.max.users=32768)
+RUN_ARGS=(-X mm.workers=2 -X session.timeout.ms=6000 "${STATE_ARGS[@]}")
+read -r -a EXTRA_ARGS <<<"${MM_BENCH_RUN_ARGS:-}"
+RUN_ARGS+=("${EXTRA_ARGS[@]}")
+
+say() { printf '%s\n' "$*" >&2; }
+step() { printf '\n== %s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+want() { # section selected?
+    local s
+    for s in "${SECTIONS[@]}"; do [[ $s == "$1" || ($s == all && $1 != profile) ]] && return 0; done
+    return 1
+}
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.3f", b - a}'; }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+
+for t in "$MM" "$BC" "$BL"; do [[ -x $t ]] || die "$t missing: run make build"; done
+[[ -x /usr/bin/time ]] || die "/usr/bin/time missing (apt-get install time)"
+command -v kcat >/dev/null || die "kcat missing (apt-get install kcat)"
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mm-bench.XXXXXX")
+PIDS=()
+KSTATE=""
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    # the logs of every run and of the broker stay for a post-mortem
+    mkdir -p "$OUT/logs" && cp "$WORK"/*.log "$WORK"/*.err "$OUT/logs/" 2>/dev/null || true
+    sleep 0.2
+    [[ -n $KSTATE ]] && "$REPO/tests/kafka/kafka-broker.sh" stop "$KSTATE" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Results of this run only: fragments are rewritten by the sections that run.
+for s in classifier e2e latency memory alloc kafka profile; do
+    want "$s" && rm -f "$OUT/$s".json* "$OUT/$s".txt
+done
+want e2e && rm -f "$OUT/e2e_default.json"
+rm -rf "$OUT/logs" "$OUT"/lat-*.dat
+python3 - "$OUT/meta.json" "$QUICK" "$(loadavg)" <<'EOF'
+import json, os, platform, subprocess, sys, time
+def sh(c):
+    try: return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
+    except Exception: return ""
+cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+mem = sh("awk '/MemTotal/{printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
+json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": sys.argv[2] == "1",
+           "cpu": cpu, "cores": os.cpu_count(), "memory": mem,
+           "kernel": platform.release(), "os": sh(". /etc/os-release; echo $PRETTY_NAME"),
+           "git": sh("git -C %s describe --always --dirty" % os.path.dirname(os.path.abspath(sys.argv[1]))),
+           "kcat": sh("kcat -V | sed -n 's/^Version \\(.*\\)/\\1/p'"),
+           "librdkafka": sh("pkg-config --modversion rdkafka"),
+           "loadavg_start": sys.argv[3]}, open(sys.argv[1], "w"), indent=1)
+EOF
+say "bench: results in $OUT (load average $(loadavg); quick=$QUICK)"
+
+# ------------------------------------------------------------------ development broker
+
+BROKER=""
+start_dev_broker() {
+    [[ -n $BROKER ]] && return 0
+    # The exit status is kept: a broker that dies mid-run is reported, not guessed at.
+    (
+        rc=0
+        "$MM" broker --topic "events:$PARTS" --topic "micro-moments:$PARTS" \
+            --topic "relay:$PARTS" --topic "micro-moments.dlq:4" --topic "events-half:$PARTS" \
+            --topic "lat-events:32" --topic "lat-moments:32" --topic "lat-relay:32" \
+            >"$WORK/broker.out" 2>"$WORK/broker.err" </dev/null &
+        echo $! >"$WORK/broker.pid"
+        wait $! || rc=$?
+        { echo "$(date +%T) exit status $rc" >>"$WORK/broker.err"; } 2>/dev/null || true
+    ) &
+    for i in $(seq 50); do [[ -s $WORK/broker.pid ]] && break; sleep 0.1; done
+    PIDS+=("$(cat "$WORK/broker.pid")")
+    local i
+    for i in $(seq 100); do [[ -s $WORK/broker.out ]] && break; sleep 0.1; done
+    BROKER=$(head -n1 "$WORK/broker.out")
+    [[ -n $BROKER ]] || die "the development broker did not start: $(cat "$WORK/broker.err")"
+    say "development broker at $BROKER"
+}
+
+broker_post_mortem() { # BROKER: say what happened to the development broker, if it was ours
+    [[ $1 == "$BROKER" && -f $WORK/broker.err ]] || return 0
+    cp "$WORK/broker.err" "$OUT/broker.err" 2>/dev/null || true
+    say "development broker's stderr (copied to $OUT/broker.err):"
+    tail -5 "$WORK/broker.err" >&2
+}
+
+# Sum of the end offsets of a topic's partitions (kcat -Q with timestamp -1 = end).
+topic_end() { # BROKER TOPIC PARTS
+    local args=() p
+    for ((p = 0; p < $3; p++)); do args+=(-t "$2:$p:-1"); done
+    kcat -Q -b "$1" "${args[@]}" 2>/dev/null | awk '/offset/{s+=$NF} END{print s+0}'
+}
+
+PRELOADED=""
+preload() { # BROKER TOPIC EVENTS  (keyed gen records, same seed every time)
+    local t0 t1
+    [[ -s $WORK/events.tsv ]] || "$MM" gen --events "$N" --users "$GEN_USERS" --zipf 0.8 \
+        --seed 1 --keyed >"$WORK/events.tsv"
+    t0=$(now)
+    head -n "$3" "$WORK/events.tsv" | kcat -P -b "$1" -t "$2" -K$'\t' -X linger.ms=50 \
+        -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000
+    t1=$(now)
+    local got
+    got=$(topic_end "$1" "$2" "$(kcat -L -b "$1" -t "$2" | awk '/partitions:/{print $(NF-1); exit}')")
+    say "preloaded $got records into $2 in $(elapsed "$t0" "$t1") s"
+    ((got == $3)) || die "$2 holds $got records, not $3 (the broker dropped some: more partitions?)"
+}
+
+# One `run --exit-on-eof`; prints a JSON object (report.py mmlog) on stdout.
+mm_round() { # BROKER GROUP IN OUT LOGNAME [ENV...] -- [extra run args]
+    local b=$1 g=$2 in=$3 out=$4 log="$WORK/$5.log" t0
+    shift 5
+    local envs=()
+    while (($#)) && [[ $1 != -- ]]; do envs+=("$1"); shift; done
+    (($#)) && shift
+    t0=$(now)
+    # bounded: a run whose broker went away retries for ever instead of exiting
+    env "${envs[@]}" timeout -k 5 "${MM_BENCH_RUN_TIMEOUT:-300}" \
+        /usr/bin/time -f 'TIME %e %U %S %M' -o "$WORK/time.txt" "$MM" run -b "$b" -g "$g" -i "$in" -o "$out" --exit-on-eof \
+        -X mm.metrics.listen="127.0.0.1:$(free_port)" "${RUN_ARGS[@]}" "$@" >"$log" 2>&1 ||
+        { tail -5 "$log" >&2; broker_post_mortem "$b"; die "micromoment run failed (log above)"; }
+    cat "$WORK/time.txt" >>"$log"
+    python3 "$SCRIPT_DIR/report.py" mmlog "$log" "$t0"
+}
+
+kcat_round() { # BROKER IN OUT PARTS
+    local t0 t1 before after
+    before=$(topic_end "$1" "$3" "$4")
+    t0=$(now)
+    kcat -C -b "$1" -t "$2" -o beginning -e -q -K$'\t' -f '%k\t%s\n' | kcat -P -b "$1" -t "$3" -K$'\t'
+    t1=$(now)
+    after=$(topic_end "$1" "$3" "$4")
+    printf '{"wall_s":%s,"records":%d}\n' "$(elapsed "$t0" "$t1")" "$((after - before))"
+}
+
+# e2e / kafka rounds: alternate micromoment and the kcat relay on one broker.
+compare_rounds() { # BROKER ROUNDS FRAGMENT TAG PARTS
+    local b=$1 rounds=$2 frag=$3 tag=$4 parts=$5 r j
+    for ((r = 1; r <= rounds; r++)); do
+        j=$(mm_round "$b" "bench-$tag-$r-$$" events micro-moments "$tag-mm-$r")
+        printf '{"round":%d,"tool":"micromoment",%s\n' "$r" "${j#\{}" >>"$frag"
+        say "  [$tag] round $r/$rounds micromoment: $(python3 "$SCRIPT_DIR/report.py" brief "$j")"
+        j=$(kcat_round "$b" events relay "$parts")
+        printf '{"round":%d,"tool":"kcat",%s\n' "$r" "${j#\{}" >>"$frag"
+        say "  [$tag] round $r/$rounds kcat relay:  $(python3 "$SCRIPT_DIR/report.py" brief "$j")"
+    done
+}
+
+# ------------------------------------------------------------------ sections
+
+if want classifier || want memory; then
+    users=$CL_USERS
+    want classifier || users=1000000
+    step "classifier alone: $CL_EVENTS Zipf(0.8) events per user count, table pre-filled"
+    IFS=, read -r -a ulist <<<"$users"
+    for u in "${ulist[@]}"; do
+        say "  $u users ..."
+        t0=$(now)
+        "$BC" "$LEX" "$CL_EVENTS" "$u" 0.8 1 | tee -a "$OUT/classifier.jsonl" |
+            python3 "$SCRIPT_DIR/report.py" brief-classifier
+        say "    ($(elapsed "$t0" "$(now)") s with corpus generation)"
+    done
+fi
+
+if want e2e || want alloc || { want latency && [[ -z ${MM_BENCH_PEAK:-} ]]; } || want profile; then
+    start_dev_broker
+    preload "$BROKER" events "$N"
+fi
+
+if want e2e || { want latency && [[ -z ${MM_BENCH_PEAK:-} ]]; }; then
+    r=$ROUNDS
+    want e2e || r=1
+    step "end to end on the development broker: $N records, $PARTS partitions, $r rounds alternating"
+    compare_rounds "$BROKER" "$r" "$OUT/e2e.jsonl" e2e "$PARTS"
+    if want e2e && [[ $QUICK != 1 ]]; then
+        say "  once more with the default state sizing (mm.state.max.users=200000 per partition):"
+        j=$(mm_round "$BROKER" "bench-e2e-default-$$" events micro-moments e2e-default -- \
+            -X mm.state.max.users=200000)
+        echo "$j" >"$OUT/e2e_default.json"
+        say "    $(python3 "$SCRIPT_DIR/report.py" brief "$j")"
+    fi
+fi
+
+if want alloc; then
+    step "allocations (jemalloc stats_print at exit): $((N / 2)) vs $N records"
+    preload "$BROKER" events-half $((N / 2))
+    j1=$(mm_round "$BROKER" "bench-alloc-1-$$" events-half micro-moments alloc-half \
+        MALLOC_CONF=stats_print:true)
+    j2=$(mm_round "$BROKER" "bench-alloc-2-$$" events micro-moments alloc-full \
+        MALLOC_CONF=stats_print:true)
+    python3 "$SCRIPT_DIR/report.py" alloc "$WORK/alloc-half.log" "$WORK/alloc-full.log" \
+        "$j1" "$j2" >"$OUT/alloc.json"
+    python3 "$SCRIPT_DIR/report.py" brief-alloc "$OUT/alloc.json"
+fi
+
+# latency at 25/50/100 % of PEAK: micromoment running continuously, then the kcat relay (the
+# floor: the same records through the same broker, no work done).
+latency_section() { # TAG BROKER PEAK FRAGMENT
+    local tag=$1 b=$2 peak=$3 frag=$4 log="$WORK/lat-$1-mm.log" i mmpid kc kp
+    lat_phase() { # TOOL OUTTOPIC
+        local pct rate j
+        # pct 0: a low fixed rate (MM_BENCH_LAT_FLOOR), the latency of a pipeline at rest
+        for pct in 0 25 50 100; do
+            rate=$((pct ? peak * pct / 100 : ${MM_BENCH_LAT_FLOOR:-2000}))
+            j=$("$BL" "$b" lat-events "$2" "$rate" "$LAT_S" 1 100000) || true
+            [[ -n $j ]] || { say "  [$tag $1] $pct %: no result"; continue; }
+            printf '{"broker":"%s","tool":"%s","pct":%d,%s\n' "$tag" "$1" "$pct" "${j#\{}" >>"$frag"
+            say "  [$tag $1] $([[ $pct == 0 ]] && echo floor || echo "$pct %") ($rate/s): $(python3 "$SCRIPT_DIR/report.py" brief-latency "$j")"
+        done
+    }
+    : >"$log"
+    "$MM" run -b "$b" -g "bench-lat-$tag-$$" -i lat-events -o lat-moments \
+        -X mm.metrics.listen="127.0.0.1:$(free_port)" "${RUN_ARGS[@]}" >"$log" 2>&1 &
+    mmpid=$!
+    PIDS+=("$mmpid")
+    for i in $(seq 300); do grep -q assigned "$log" && break; sleep 0.1; done
+    grep -q assigned "$log" || die "micromoment run got no partitions: $(tail -3 "$log")"
+    lat_phase micromoment lat-moments
+    kill "$mmpid"
+    wait "$mmpid" || true
+    rm -f "$WORK/relay.fifo"
+    mkfifo "$WORK/relay.fifo"
+    kcat -C -b "$b" -t lat-events -o end -u -q -K$'\t' -f '%k\t%s\n' \
+        >"$WORK/relay.fifo" 2>/dev/null &
+    kc=$!
+    kcat -P -b "$b" -t lat-relay -K$'\t' <"$WORK/relay.fifo" 2>/dev/null &
+    kp=$!
+    PIDS+=("$kc" "$kp")
+    sleep 2
+    lat_phase kcat lat-relay
+    kill "$kc" "$kp" 2>/dev/null || true
+    wait "$kc" "$kp" 2>/dev/null || true
+}
+
+if want latency; then
+    start_dev_broker
+    peak=${MM_BENCH_PEAK:-$(python3 "$SCRIPT_DIR/report.py" peak "$OUT/e2e.jsonl")}
+    step "latency: send -> moment arrival, ${LAT_S} s per rate (+1 s warm-up), peak $peak records/s"
+    latency_section dev "$BROKER" "$peak" "$OUT/latency.jsonl"
+fi
+
+if want kafka; then
+    step "real Apache Kafka (tests/kafka/kafka-broker.sh)"
+    K="$REPO/tests/kafka/kafka-broker.sh"
+    rc=0
+    kout=$(MM_KAFKA_PARENT_PID=$$ MM_KAFKA_PROPS="num.partitions=32" "$K" start "$BUILD/kafka" \
+        2>"$WORK/kafka-start.err") || rc=$?
+    if ((rc != 0)); then
+        reason=$(grep -m1 'cannot provision' "$WORK/kafka-start.err" || tail -n1 "$WORK/kafka-start.err")
+        say "  SKIPPED: real Kafka cannot be provisioned here: ${reason#kafka-broker: }"
+        printf '{"skipped":true,"reason":%s}\n' "$(python3 -c 'import json,sys;print(json.dumps(sys.argv[1]))' "$reason")" >"$OUT/kafka.json"
+    else
+        KADDR=$(sed -n 1p <<<"$kout")
+        KSTATE=$(sed -n 2p <<<"$kout")
+        say "  Kafka at $KADDR (32 partitions per topic)"
+        for t in events micro-moments relay micro-moments.dlq lat-events lat-moments lat-relay; do
+            "$K" tool "$KSTATE" TopicCommand --bootstrap-server "$KADDR" --create --if-not-exists \
+                --topic "$t" --partitions 32 --replication-factor 1 >/dev/null 2>&1 || true
+        done
+        preload "$KADDR" events "$N"
+        compare_rounds "$KADDR" "$KROUNDS" "$OUT/kafka.jsonl" kafka 32
+        say "  Kafka's ProducerPerformance ($N x 220 B, acks=1) ..."
+        "$K" tool "$KSTATE" ProducerPerformance --topic perf --num-records "$N" --record-size 220 \
+            --throughput -1 --producer-props bootstrap.servers="$KADDR" acks=1 \
+            >"$WORK/pperf.txt" 2>&1 || true
+        say "  Kafka's ConsumerPerformance ($N records of events) ..."
+        "$K" tool "$KSTATE" ConsumerPerformance --bootstrap-server "$KADDR" --topic events \
+            --messages "$N" --timeout 60000 >"$WORK/cperf.txt" 2>&1 || true
+        python3 "$SCRIPT_DIR/report.py" kafkaperf "$WORK/pperf.txt" "$WORK/cperf.txt" >"$OUT/kafka.json"
+        python3 "$SCRIPT_DIR/report.py" brief-kafka "$OUT/kafka.json"
+        if want latency; then
+            kpeak=$(python3 "$SCRIPT_DIR/report.py" peak "$OUT/kafka.jsonl")
+            say "  latency on real Kafka, peak $kpeak records/s (micromoment after its group join):"
+            latency_section kafka "$KADDR" "$kpeak" "$OUT/latency.jsonl"
+        fi
+        "$K" stop "$KSTATE" || true
+        KSTATE=""
+    fi
+fi
+
+if want profile; then
+    step "profile: perf record -g of one e2e run"
+    command -v perf >/dev/null || die "perf missing (apt-get install linux-perf)"
+    perf record -F 999 -g -o "$WORK/perf.data" -- "$MM" run -b "$BROKER" -g "bench-prof-$$" \
+        -i events -o micro-moments --exit-on-eof "${RUN_ARGS[@]}" \
+        -X mm.metrics.listen="127.0.0.1:$(free_port)" >"$WORK/prof.log" 2>&1 || true
+    perf report -i "$WORK/perf.data" --no-children --stdio --sort dso,symbol 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -40 >"$OUT/profile.txt" || true
+    perf report -i "$WORK/perf.data" --no-children --stdio --sort dso 2>/dev/null |
+        grep -E '^ +[0-9.]+%' | head -15 >"$OUT/profile-dso.txt" || true
+    say "$(head -25 "$OUT/profile.txt")"
+fi
+
+python3 - "$OUT/meta.json" "$(loadavg)" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1])); m["loadavg_end"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"), indent=1)
+EOF
+step "results"
+python3 "$SCRIPT_DIR/report.py" final "$OUT"
