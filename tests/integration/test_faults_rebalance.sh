@@ -28,7 +28,12 @@ b_parts=$(owned_partitions "$WORK/b.log" "$T_EVENTS")
 log "a owns [$a_parts], b owns [$b_parts]"
 check "the two instances share the 4 partitions" two_own_partitions
 
-feed "$T_EVENTS" "$WORK/events.tsv" 250 0.15
+# Only the first half exists until a is killed, so the kill lands part way
+# however fast the machine is; the second half follows.
+half=$(( $(lines "$WORK/events.tsv") / 2 ))
+head -n "$half" "$WORK/events.tsv" >"$WORK/first.tsv"
+tail -n +$((half + 1)) "$WORK/events.tsv" >"$WORK/second.tsv"
+feed "$T_EVENTS" "$WORK/first.tsv" 250 0.15
 a_moments() { # moments a produced so far (sources on a's partitions)
   consume_all "$T_MOMENTS" -f '%s\n' | python3 -c '
 import json, sys
@@ -44,6 +49,7 @@ kill9_run a
 log "a killed (kill -9) with $(topic_count "$T_MOMENTS") moments out"
 check "killed part way" test "$(topic_count "$T_MOMENTS")" -lt "$offline"
 wait "$FEED_PID"
+produce_keyed "$T_EVENTS" "$WORK/second.tsv"
 
 b_took_over() {
   local p
