@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <avro.h>
 #include <check.h>
+
+#include "check_run.h"
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -910,9 +912,5 @@ static Suite *suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(suite());
 }

@@ -1,5 +1,7 @@
 /* mm_classify end to end: the real lexicons, a real state, event streams. */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -522,9 +524,5 @@ static Suite *classify_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(classify_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(classify_suite());
 }

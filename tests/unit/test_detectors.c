@@ -1,5 +1,7 @@
 /* Behavioural detectors as units: a record, an event, a hand-made analysis. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -695,9 +697,5 @@ static Suite *detectors_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(detectors_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(detectors_suite());
 }

@@ -5,6 +5,8 @@
  * bursts, slow pages).
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,9 +378,5 @@ static Suite *gen_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(gen_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(gen_suite());
 }

@@ -1,6 +1,8 @@
 /* Latency histogram: quantile accuracy at every scale, clamping, merging,
  * exposition bounds, and one writer with a concurrent reader. */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -203,9 +205,5 @@ int main(void) {
     tc = tcase_create("reader_consistent_while_writer_records");
     tcase_add_test(tc, test_reader_sees_consistent_counts_while_writer_records);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(s);
 }

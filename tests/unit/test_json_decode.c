@@ -5,6 +5,8 @@
  * before a PROT_NONE page, so a one-byte over-read is a SIGSEGV.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -655,9 +657,5 @@ static Suite *json_decode_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(json_decode_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(json_decode_suite());
 }

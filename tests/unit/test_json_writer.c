@@ -3,6 +3,8 @@
  * overflow that never writes past cap (guard bytes after the buffer).
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -325,9 +327,5 @@ static Suite *json_writer_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(json_writer_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(json_writer_suite());
 }

@@ -1,5 +1,7 @@
 /* mm_kafka_conf_default: our defaults fill in only what the user left. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,9 +65,5 @@ int main(void) {
     tcase_add_test(tc, test_default_fills_an_unset_topic_key);
     tcase_add_test(tc, test_user_topic_key_wins);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(s);
 }

@@ -3,6 +3,8 @@
  * and whole-word matching.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,9 +370,5 @@ static Suite *lexicon_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(lexicon_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(lexicon_suite());
 }

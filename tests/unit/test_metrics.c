@@ -2,6 +2,8 @@
  * endpoints answered over a real loopback socket. */
 #include <arpa/inet.h>
 #include <check.h>
+
+#include "check_run.h"
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,9 +403,5 @@ int main(void) {
     tcase_add_loop_test(tc, test_metrics_listen_parsed, 0,
                         (int)(sizeof(listen_rows) / sizeof(listen_rows[0])));
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(s);
 }

@@ -6,6 +6,8 @@
  * classifier needed.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,9 +298,5 @@ static Suite *moment_json_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(moment_json_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(moment_json_suite());
 }

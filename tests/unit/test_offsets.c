@@ -1,5 +1,7 @@
 /* Offset tracker: what may be committed, whatever order acks come in. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdlib.h>
 
 #include "consumer/consumer.h"
@@ -109,9 +111,5 @@ int main(void) {
     tcase_add_test(tc, test_stale_ticket_is_ignored);
     tcase_add_test(tc, test_many_records_wrap_the_ring);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(s);
 }

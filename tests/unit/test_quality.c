@@ -21,6 +21,8 @@
  * with a message. Lines starting with '#' are comments.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,9 +204,5 @@ static Suite *quality_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(quality_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(quality_suite());
 }

@@ -3,6 +3,8 @@
  * moments, roles, language, terms, signals), with the shipped lexicons.
  */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -477,9 +479,5 @@ static Suite *query_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(query_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return mm_check_run(query_suite());
 }

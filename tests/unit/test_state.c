@@ -1,5 +1,7 @@
 /* Per-user state: preallocated table, TTL on event time, cap by CLOCK. */
 #include <check.h>
+
+#include "check_run.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,9 +319,5 @@ static Suite *state_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(state_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return mm_check_run(state_suite());
 }
