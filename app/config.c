@@ -38,7 +38,10 @@ typedef struct mm_conf_key_s {
 
 static const mm_conf_key_t conf_keys[] = {
     {"mm.input.topics", MM_CT_STR, F(input_topics), 0, 0, NULL, "events",
-     "Input topics, comma-separated (-i)."},
+     "Input topics, comma-separated (-i). TOPIC: the consumer group shares the "
+     "topic's partitions among the instances. TOPIC:N or TOPIC:N-M: exactly these "
+     "partitions, with no group membership (each instance is told its own; "
+     "offsets are still committed to the group; at-least-once only)."},
     {"mm.output.topic", MM_CT_STR, F(output_topic), 0, 0, NULL, "micro-moments",
      "Topic the moments are written to (-o), keyed by user_id."},
     {"mm.dlq.topic", MM_CT_STR, F(dlq_topic), 0, 0, NULL, "micro-moments.dlq",
@@ -366,6 +369,20 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         snprintf(errstr, errstr_size, "mm.input.topics: empty (use -i TOPIC)");
         return MM_CONF_INVALID;
     }
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (mm_config_input_partitions(cfg, &parts, errstr, errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
+    if (parts) {
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (cfg->delivery == MM_DELIVERY_EXACTLY_ONCE) {
+            /* The broker fences a stale instance's transactional offset
+             * commits by its group generation, which a static member lacks. */
+            snprintf(errstr, errstr_size,
+                     "mm.input.topics: explicit partitions (TOPIC:N) need "
+                     "mm.delivery=at-least-once");
+            return MM_CONF_INVALID;
+        }
+    }
     if (!*cfg->output_topic) {
         snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
         return MM_CONF_INVALID;
@@ -385,6 +402,87 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         return MM_CONF_INVALID;
     }
     return MM_CONF_OK;
+}
+
+/* One partition number of TOPIC:N-M, in [0, INT32_MAX). */
+static bool parse_partition(const char *p, const char *end, int32_t *out) {
+    if (p == end || end - p > 10)
+        return false;
+    int64_t v = 0;
+    for (; p < end; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        v = v * 10 + (*p - '0');
+    }
+    if (v >= INT32_MAX)
+        return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
+                                         rd_kafka_topic_partition_list_t **out,
+                                         char *errstr, size_t errstr_size) {
+    *out = NULL;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
+    int named = 0, plain = 0;
+    const char *s = cfg->input_topics;
+    while (*s) {
+        const char *end = strchr(s, ',');
+        if (!end)
+            end = s + strlen(s);
+        const char *colon = memchr(s, ':', (size_t)(end - s));
+        if (end == s) {
+            s = *end ? end + 1 : end;
+            continue;
+        }
+        named++;
+        if (!colon) {
+            plain++;
+        } else {
+            const char *dash = memchr(colon + 1, '-', (size_t)(end - colon - 1));
+            int32_t lo = 0, hi = 0;
+            bool ok = colon != s && parse_partition(colon + 1, dash ? dash : end, &lo);
+            if (ok && dash)
+                ok = parse_partition(dash + 1, end, &hi) && hi >= lo;
+            else
+                hi = lo;
+            if (!ok) {
+                snprintf(errstr, errstr_size,
+                         "mm.input.topics: '%.*s' is not TOPIC, TOPIC:N or TOPIC:N-M",
+                         (int)(end - s), s);
+                goto invalid;
+            }
+            if ((int64_t)list->cnt + (hi - lo) + 1 > MM_INPUT_PARTITIONS_MAX) {
+                snprintf(errstr, errstr_size,
+                         "mm.input.topics: more than %d explicit partitions",
+                         MM_INPUT_PARTITIONS_MAX);
+                goto invalid;
+            }
+            char topic[256];
+            snprintf(topic, sizeof(topic), "%.*s", (int)(colon - s), s);
+            for (int64_t p = lo; p <= hi; p++)
+                rd_kafka_topic_partition_list_add(list, topic, (int32_t)p)->offset =
+                    RD_KAFKA_OFFSET_STORED; /* the group's, else auto.offset.reset */
+        }
+        s = *end ? end + 1 : end;
+    }
+    if (plain && plain != named) {
+        snprintf(errstr, errstr_size,
+                 "mm.input.topics: '%s' mixes TOPIC and TOPIC:N; an instance either "
+                 "joins the group for all its topics or is told all its partitions",
+                 cfg->input_topics);
+        goto invalid;
+    }
+    if (plain) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return MM_CONF_OK;
+    }
+    *out = list;
+    return MM_CONF_OK;
+invalid:
+    rd_kafka_topic_partition_list_destroy(list);
+    return MM_CONF_INVALID;
 }
 
 static bool key_is_secret(const char *name) {

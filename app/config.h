@@ -98,6 +98,18 @@ mm_conf_res_t mm_config_reapply(mm_config_t *fresh, const mm_config_t *orig,
 /** @brief Checks that need every key: required keys, cross-key rules. */
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size);
 
+#define MM_INPUT_PARTITIONS_MAX 65536
+
+/**
+ * @brief The partitions mm.input.topics names explicitly (TOPIC:N, TOPIC:N-M),
+ * each at its committed offset; *out = NULL when it names topics only (the
+ * group assigns). @returns MM_CONF_INVALID with a message for a bad entry or
+ * a mix of the two forms.
+ */
+mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
+                                         rd_kafka_topic_partition_list_t **out,
+                                         char *errstr, size_t errstr_size);
+
 /** @brief Print every mm. key with its value (secrets masked) to @p out. */
 void mm_config_print(const mm_config_t *cfg, FILE *out);
 

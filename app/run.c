@@ -196,6 +196,56 @@ static rd_kafka_resp_err_t subscribe(rd_kafka_t *rk, const char *topics) {
     return err;
 }
 
+/* A named partition the cluster does not have would never reach its end;
+ * say so at start. When metadata cannot be had, librdkafka keeps trying. */
+static bool partitions_exist(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *parts,
+                             char *errstr, size_t errstr_size) {
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+    if (err) {
+        mm_log_warn("cannot check the named input partitions: %s", rd_kafka_err2str(err));
+        return true;
+    }
+    bool ok = true;
+    for (int i = 0; ok && i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        int have = -1;
+        for (int t = 0; t < md->topic_cnt; t++)
+            if (strcmp(md->topics[t].topic, p->topic) == 0 && !md->topics[t].err)
+                have = md->topics[t].partition_cnt;
+        if (have >= 0 && p->partition >= have) {
+            snprintf(errstr, errstr_size,
+                     "mm.input.topics: %s has %d partitions, there is no partition %" PRId32,
+                     p->topic, have, p->partition);
+            ok = false;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    return ok;
+}
+
+/* TOPIC:N in mm.input.topics: these partitions for the life of the process,
+ * no group membership, no rebalances (a static deployment, or a backfill
+ * that should not wait for a group to form). Offsets are still committed
+ * to the group, so a restart resumes where the last run left off. */
+static bool assign_explicit(mm_run_t *run, rd_kafka_topic_partition_list_t *parts,
+                            char *errstr, size_t errstr_size) {
+    if (!partitions_exist(run->consumer, parts, errstr, errstr_size))
+        return false;
+    for (int i = 0; i < parts->cnt; i++)
+        mm_worker_assign(owner(run, parts->elems[i].topic, parts->elems[i].partition),
+                         parts->elems[i].topic, parts->elems[i].partition);
+    rd_kafka_resp_err_t err = rd_kafka_assign(run->consumer, parts);
+    if (err) {
+        snprintf(errstr, errstr_size, "assign the named input partitions: %s",
+                 rd_kafka_err2str(err));
+        return false;
+    }
+    run->assigned = parts->cnt;
+    mm_log_info("assigned %d named partitions, without a group rebalance", parts->cnt);
+    return true;
+}
+
 /* ------------------------------------------------------------------- loop */
 
 static bool any_failed(mm_run_t *run, const char **why) {
@@ -370,11 +420,22 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
             goto fail;
         }
     }
-    rd_kafka_resp_err_t err = subscribe(run->consumer, cfg->input_topics);
-    if (err) {
-        snprintf(errstr, sizeof(errstr), "subscribe to %.200s: %s", cfg->input_topics,
-                 rd_kafka_err2str(err));
+    rd_kafka_topic_partition_list_t *explicit_parts = NULL;
+    if (mm_config_input_partitions(cfg, &explicit_parts, errstr, sizeof(errstr)) !=
+        MM_CONF_OK)
         goto fail;
+    if (explicit_parts) {
+        bool ok = assign_explicit(run, explicit_parts, errstr, sizeof(errstr));
+        rd_kafka_topic_partition_list_destroy(explicit_parts);
+        if (!ok)
+            goto fail;
+    } else {
+        rd_kafka_resp_err_t err = subscribe(run->consumer, cfg->input_topics);
+        if (err) {
+            snprintf(errstr, sizeof(errstr), "subscribe to %.200s: %s", cfg->input_topics,
+                     rd_kafka_err2str(err));
+            goto fail;
+        }
     }
     mm_log_info("consuming %s with %d workers, producing %s (dead letters: %s)",
                 cfg->input_topics, run->n_workers, cfg->output_topic, cfg->dlq_topic);

@@ -342,13 +342,17 @@ void mm_state_clear(mm_state_t *st) {
 
 /* Every event lands on a random record and a random bucket: with 4 KiB
  * pages each is also a TLB miss (a page walk that itself misses the cache)
- * once the table outgrows the TLB's reach. Large tables ask for huge pages
- * where the kernel offers them (THP "madvise" mode). They are mapped, not
- * written: the kernel hands out zeroed pages as users arrive, so resident
- * memory follows the users actually tracked, not the cap (an instance with
- * 128 partitions at the default cap would otherwise hold 4.7 GB at start).
- * A first touch costs one page fault per ~23 records. */
+ * once the table outgrows the TLB's reach. Tables are mapped, not written:
+ * the kernel hands out zeroed pages as users arrive, so resident memory
+ * follows the users actually tracked, not the cap (an instance with 128
+ * partitions at the default cap would otherwise hold 4.7 GB at start). A
+ * first touch costs one page fault per ~23 records.
+ * Only tables past the TLB's reach ask for huge pages (THP "madvise" mode):
+ * a huge page is zeroed whole, 2 MiB, at its first touch, which cost a task
+ * with a few thousand users 2 MiB and 7 % of the pipeline's CPU (perf, 128
+ * partitions x 32k users); at 10M users in one table they pay for themselves. */
 #define MM__HUGE ((size_t)2 << 20)
+#define MM__HUGE_FROM ((size_t)64 << 20)
 
 static size_t big_size(size_t size) {
     return size < MM__HUGE ? size : (size + MM__HUGE - 1) & ~(MM__HUGE - 1);
@@ -362,7 +366,8 @@ static void *big_alloc(size_t size) {
     if (p == MAP_FAILED)
         return NULL;
 #ifdef MADV_HUGEPAGE
-    madvise(p, big_size(size), MADV_HUGEPAGE); /* a hint: failure only costs speed */
+    if (size >= MM__HUGE_FROM)
+        madvise(p, big_size(size), MADV_HUGEPAGE); /* a hint: failure only costs speed */
 #endif
     return p;
 }

@@ -91,11 +91,12 @@ typedef enum {
 
 typedef struct field_s {
     const char *name;
+    size_t name_len;
     field_kind_t kind;
     size_t str_off; /* K_ID, K_STR: offset of the mm_str_t in mm_event_t */
 } field_t;
 
-#define MM__F(name, kind, member) {name, kind, offsetof(mm_event_t, member)}
+#define MM__F(name, kind, member) {name, sizeof(name) - 1, kind, offsetof(mm_event_t, member)}
 static const field_t fields[] = {
     MM__F("event_id", K_ID, event_id),
     MM__F("user_id", K_ID, user_id),
@@ -138,7 +139,7 @@ static int field_lookup(const jp_t *jp, const jv_t *key) {
         name = tmp;
     }
     for (size_t i = 0; i < N_FIELDS; i++)
-        if (strlen(fields[i].name) == key->dec_len &&
+        if (fields[i].name_len == key->dec_len &&
             memcmp(fields[i].name, name, key->dec_len) == 0)
             return (int)i;
     return -1;

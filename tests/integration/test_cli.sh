@@ -25,6 +25,10 @@ expect_usage_error "out-of-range number" "mm.max.depth" run -b 127.0.0.1:1 -X mm
 expect_usage_error "unknown librdkafka key" "no.such.property" run -b 127.0.0.1:1 -X no.such.property=1
 expect_usage_error "bad librdkafka value" "session.timeout.ms" run -b 127.0.0.1:1 -X session.timeout.ms=abc
 expect_usage_error "missing bootstrap" "bootstrap.servers" run
+expect_usage_error "bad partition range" "mm.input.topics" run -b 127.0.0.1:1 -i events:3-1
+expect_usage_error "partitions and topics mixed" "mm.input.topics" run -b 127.0.0.1:1 -i a:0,b
+expect_usage_error "named partitions with exactly-once" "mm.input.topics" run \
+  -b 127.0.0.1:1 -i events:0 -X mm.delivery=exactly-once
 expect_usage_error "bad broker count" "--brokers" broker --brokers 0
 expect_usage_error "bad gen flag" "--events" gen --events -5
 printf 'mm.output.topic=x\nthis line is wrong\n' >"$WORK/bad.conf"
