@@ -308,9 +308,16 @@ static int loop(mm_run_t *run, const mm_run_hooks_t *hooks) {
     int64_t next_tick = mm_now_ms() + 1000;
     const char *why;
     while (mm_running && !any_failed(run, NULL)) {
+        /* Wait for one record, then take what else has arrived in one call
+         * (one queue lock for up to a batch; never waits to fill it). */
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(run->consumer, 50);
-        if (rkm)
+        if (rkm) {
             dispatch(run, rkm);
+            ssize_t n = rd_kafka_consume_batch_queue(run->consumer_queue, 0, run->batch,
+                                                     MM_CONSUME_BATCH);
+            for (ssize_t i = 0; i < n; i++)
+                dispatch(run, run->batch[i]);
+        }
         if (reload_requested) {
             reload_requested = 0;
             reload(run);
@@ -411,6 +418,7 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
     if (!run->consumer)
         goto fail;
     run->env.consumer = run->consumer;
+    run->consumer_queue = rd_kafka_queue_get_consumer(run->consumer);
     run->n_workers = (int)cfg->workers;
     for (int i = 0; i < run->n_workers; i++) {
         run->workers[i] = mm_worker_new(i, &run->env, errstr, sizeof(errstr));
@@ -452,6 +460,8 @@ done:
     mm_metrics_stop(run->metrics); /* before what its collector reads */
     for (int i = 0; i < run->n_workers; i++)
         mm_worker_destroy(run->workers[i]);
+    if (run->consumer_queue)
+        rd_kafka_queue_destroy(run->consumer_queue);
     if (run->consumer)
         rd_kafka_destroy(run->consumer);
     mm_rules_destroy(run->retired_rules);

@@ -9,10 +9,13 @@
 #include "worker.h"
 
 #define MM_WORKERS_MAX 64
+#define MM_CONSUME_BATCH 256 /* records taken from librdkafka in one call */
 
 struct mm_run_s {
     mm_config_t *cfg;
     rd_kafka_t *consumer;
+    rd_kafka_queue_t *consumer_queue; /* for batched takes (consumer thread) */
+    rd_kafka_message_t *batch[MM_CONSUME_BATCH];
     mm_worker_env_t env;
     mm_worker_t *workers[MM_WORKERS_MAX];
     int n_workers;

@@ -2,7 +2,7 @@
  * End-to-end latency of a running `micromoment run`: a paced producer and a
  * moment consumer in one process, so both ends read one clock.
  *
- * usage: bench_latency BROKERS IN_TOPIC OUT_TOPIC RATE SECONDS [WARMUP_S] [USERS]
+ * usage: bench_latency BROKERS IN_TOPIC OUT_TOPIC RATE SECONDS [WARMUP_S] [USERS] [LINGER_MS]
  * prints one JSON object on stdout; progress on stderr.
  *
  * HOW IT WORKS
@@ -15,7 +15,8 @@
  *     its end before the first record is sent, and notes the arrival time of
  *     each record by its "event_id": a moment carries its event's id, and a
  *     record relayed unchanged (the kcat baseline) is the event itself, so
- *     the same tool measures both.
+ *     the same tool measures both. With OUT_TOPIC = IN_TOPIC it measures one
+ *     hop: its own producer -> broker -> its consumer, the floor.
  *   - latency = arrival - send, in us: the record's whole trip (producer
  *     batching, broker, the processor's consume, work and produce, broker,
  *     this consumer's fetch).
@@ -75,6 +76,7 @@ typedef struct prod_s {
     double rate, seconds, warmup;
     uint32_t users;
     unsigned tag;        /* event ids are "e<tag>-N" */
+    const char *linger_ms;
     uint64_t *sent_us;   /* send time of event e-N, by N */
     size_t n_sent_max;
     uint64_t produced, delivered, failed, queue_full;
@@ -121,9 +123,8 @@ static void *producer_main(void *arg) {
     prod_t *pr = arg;
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* A low-latency upstream producer: batches for at most 1 ms. */
     if (rd_kafka_conf_set(conf, "bootstrap.servers", pr->brokers, errstr, sizeof(errstr)) ||
-        rd_kafka_conf_set(conf, "linger.ms", "1", errstr, sizeof(errstr)) ||
+        rd_kafka_conf_set(conf, "linger.ms", pr->linger_ms, errstr, sizeof(errstr)) ||
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", errstr,
                           sizeof(errstr)) ||
         rd_kafka_conf_set(conf, "acks", "1", errstr, sizeof(errstr))) {
@@ -220,7 +221,7 @@ static int parse_event_id(const char *p, size_t len, unsigned tag, uint64_t *n) 
 int main(int argc, char **argv) {
     if (argc < 6) {
         fprintf(stderr, "usage: bench_latency BROKERS IN_TOPIC OUT_TOPIC RATE SECONDS "
-                        "[WARMUP_S] [USERS]\n");
+                        "[WARMUP_S] [USERS] [LINGER_MS]\n");
         return 2;
     }
     prod_t pr = {0};
@@ -231,6 +232,7 @@ int main(int argc, char **argv) {
     pr.seconds = strtod(argv[5], NULL);
     pr.warmup = argc > 6 ? strtod(argv[6], NULL) : 1.0;
     pr.users = argc > 7 ? (uint32_t)strtoul(argv[7], NULL, 10) : 100000;
+    pr.linger_ms = argc > 8 ? argv[8] : "5"; /* librdkafka's default */
     char errstr[512];
     pr.tag = (unsigned)(now_us() % 1000000u);
     pr.n_sent_max = (size_t)(pr.rate * (pr.seconds + pr.warmup) * 1.2) + 1000;
