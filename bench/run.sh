@@ -9,7 +9,8 @@
 #   e2e         a preloaded topic through `micromoment run --exit-on-eof` against the kcat
 #               relay (kcat -C | kcat -P) on the development broker, rounds alternating
 #   latency     input record's send time -> the moment's arrival at a consumer, p50/p99/p99.9
-#               at 25/50/100 % of the peak rate from e2e (and the kcat relay's, as the floor)
+#               at a low rate and 25/50/100 % of the peak rate from e2e, next to one hop
+#               (producer -> broker -> consumer, the floor) and the kcat relay
 #   memory      resident bytes per tracked user (from classifier; alone it runs 1M users)
 #   alloc       jemalloc allocation counts, a run of N/2 vs N events -> allocations per event
 #   kafka       the e2e comparison on a real Apache Kafka (tests/kafka/kafka-broker.sh) with
@@ -19,7 +20,8 @@
 # Environment: QUICK=1 (a short smoke run), MM_BENCH_OUT (results dir, default
 # BUILD_DIR/bench-results; latest.json, latest.png, report.txt), MM_BENCH_EVENTS (e2e
 # events, default 1000000), MM_BENCH_ROUNDS (default 5), MM_BENCH_RUN_ARGS (extra `run`
-# flags), MM_BENCH_PEAK (records/s for latency when e2e is not run), MM_BENCH_LAT_SECONDS.
+# flags), MM_BENCH_PEAK (records/s for latency when e2e is not run), MM_BENCH_LAT_SECONDS,
+# MM_BENCH_LAT_LINGER (linger.ms of every producer in the latency section, default 20).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
