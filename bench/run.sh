@@ -280,6 +280,7 @@ fi
 # front of it fetch with fetch.wait.max.ms=10 (real Kafka answers as soon as data is there),
 # and it slows as its partitions fill, so each rate gets a fresh one.
 LAT_LINGER=${MM_BENCH_LAT_LINGER:-20}
+LAT_WARMUP=3
 LAT_PARTS=32
 LAT_BROKER=""
 lat_broker_start() { # dev: a fresh development broker for one measurement
@@ -326,7 +327,10 @@ lat_tool_start() { # TOOL BROKER TAG: start the tool between the topics; sets LA
         ;;
     esac
     PIDS+=("${LAT_PIDS[@]}")
-    sleep 1 # its consumer finds the partitions' ends before the first record is sent
+    # Its consumer finds the partitions' ends (on Kafka: the group coordinator, the
+    # committed offsets, the log ends) before the first record is sent; the first
+    # LAT_WARMUP seconds of sends are not counted either.
+    [[ $tool == hop ]] || sleep 2
 }
 lat_tool_stop() {
     ((${#LAT_PIDS[@]})) || return 0
@@ -350,7 +354,7 @@ latency_section() { # TAG BROKER PEAK FRAGMENT  (BROKER ignored for dev: fresh p
                 b=$LAT_BROKER
             fi
             lat_tool_start "$tool" "$b" "$tag"
-            j=$("$BL" "$b" "$in" "$out" "$rate" "$LAT_S" 1 100000 "$LAT_LINGER") || true
+            j=$("$BL" "$b" "$in" "$out" "$rate" "$LAT_S" "$LAT_WARMUP" 100000 "$LAT_LINGER") || true
             lat_tool_stop
             [[ $tag == dev ]] && lat_broker_stop
             [[ -n $j ]] || { say "  [$tag $tool] $pct %: no result"; continue; }
@@ -363,7 +367,7 @@ latency_section() { # TAG BROKER PEAK FRAGMENT  (BROKER ignored for dev: fresh p
 
 if want latency; then
     peak=${MM_BENCH_PEAK:-$(python3 "$SCRIPT_DIR/report.py" peak "$OUT/e2e.jsonl")}
-    step "latency: send -> arrival, ${LAT_S} s per rate (+1 s warm-up), peak $peak records/s, linger.ms=$LAT_LINGER"
+    step "latency: send -> arrival, ${LAT_S} s per rate (+$LAT_WARMUP s warm-up), peak $peak records/s, linger.ms=$LAT_LINGER"
     latency_section dev "" "$peak" "$OUT/latency.jsonl"
 fi
 

@@ -51,6 +51,7 @@ typedef enum {
 
 typedef struct mm__ev_field_desc_s {
     const char *name;
+    size_t name_len;
     mm__ev_kind_t kind;
 } mm__ev_field_desc_t;
 

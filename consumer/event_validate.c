@@ -18,14 +18,14 @@
 #include "event_int.h"
 
 const mm__ev_field_desc_t mm__ev_fields[MM__EVF__COUNT] = {
-#define MM__EVF_ROW(id, name, kind) {name, kind},
+#define MM__EVF_ROW(id, name, kind) {name, sizeof(name) - 1, kind},
     MM__EV_FIELD_MAP(MM__EVF_ROW)
 #undef MM__EVF_ROW
 };
 
 int mm__ev_field_lookup(const char *name, size_t len) {
     for (int i = 0; i < MM__EVF__COUNT; i++)
-        if (strlen(mm__ev_fields[i].name) == len &&
+        if (mm__ev_fields[i].name_len == len &&
             memcmp(mm__ev_fields[i].name, name, len) == 0)
             return i;
     return -1;

@@ -17,7 +17,6 @@ typedef struct mm_json_parser_s {
     uint32_t max_depth;
     char *errstr; /* may be NULL */
     size_t errstr_size;
-    mm_err_t field_err; /* json_decode.c: first field error, reported late */
 } mm_json_parser_t;
 
 typedef enum {
