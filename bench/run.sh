@@ -102,7 +102,7 @@ for s in classifier e2e latency memory alloc kafka profile; do
 done
 want e2e && rm -f "$OUT/e2e_default.json" "$OUT/e2e_group.json"
 rm -rf "$OUT/logs" "$OUT"/lat-*.dat
-python3 - "$OUT/meta.json" "$QUICK" "$(loadavg)" <<'EOF'
+python3 - "$OUT/meta.json" "$QUICK" "$(loadavg)" "$REPO" <<'EOF'
 import json, os, platform, subprocess, sys, time
 def sh(c):
     try: return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
@@ -112,7 +112,7 @@ mem = sh("awk '/MemTotal/{printf \"%.1f GiB\", $2/1048576}' /proc/meminfo")
 json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": sys.argv[2] == "1",
            "cpu": cpu, "cores": os.cpu_count(), "memory": mem,
            "kernel": platform.release(), "os": sh(". /etc/os-release; echo $PRETTY_NAME"),
-           "git": sh("git -C %s describe --always --dirty" % os.path.dirname(os.path.abspath(sys.argv[1]))),
+           "git": sh("git -C %s describe --always --dirty" % sys.argv[4]),
            "kcat": sh("kcat -V | sed -n 's/^Version \\(.*\\)/\\1/p'"),
            "librdkafka": sh("pkg-config --modversion rdkafka"),
            "loadavg_start": sys.argv[3]}, open(sys.argv[1], "w"), indent=1)
