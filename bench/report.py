@@ -73,7 +73,8 @@ def rate(d, key="wall_s"):
 def brief(d):
     s = "%.2f s, %s records, %.0f records/s" % (d["wall_s"], d["records"], rate(d))
     if d.get("join_s", 0) >= 0.5:
-        s += " (%.0f/s after the %.1f s group join)" % (rate(d, "processing_s"), d["join_s"])
+        s += " (%.0f/s after %.1f s to its first assignment)" % (rate(d, "processing_s"),
+                                                                 d["join_s"])
     if d.get("moments") is not None:
         s += ", moments %d, dlq %d" % (d["moments"], d["dlq"])
     if d.get("max_rss_kb"):
