@@ -425,7 +425,7 @@ mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
                                          char *errstr, size_t errstr_size) {
     *out = NULL;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
-    int named = 0, plain = 0;
+    int entries = 0, plain = 0;
     const char *s = cfg->input_topics;
     while (*s) {
         const char *end = strchr(s, ',');
@@ -436,7 +436,7 @@ mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
             s = *end ? end + 1 : end;
             continue;
         }
-        named++;
+        entries++;
         if (!colon) {
             plain++;
         } else {
@@ -467,7 +467,7 @@ mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
         }
         s = *end ? end + 1 : end;
     }
-    if (plain && plain != named) {
+    if (plain && plain != entries) {
         snprintf(errstr, errstr_size,
                  "mm.input.topics: '%s' mixes TOPIC and TOPIC:N; an instance either "
                  "joins the group for all its topics or is told all its partitions",
