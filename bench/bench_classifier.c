@@ -169,10 +169,10 @@ int main(int argc, char **argv) {
             if (pass > 0)
                 ns[pass - 1] = (now_s() - t0) * 1e9 / (double)c.n;
         }
-        double best = ns[0], sorted[MM_TIMED_PASSES];
+        double sorted[MM_TIMED_PASSES];
         memcpy(sorted, ns, sizeof(ns));
         qsort(sorted, MM_TIMED_PASSES, sizeof(double), cmp_double);
-        best = sorted[0];
+        double best = sorted[0];
         mm_state_stats_t st;
         mm_state_stats(state, &st);
         long rss2 = rss_kib();

@@ -60,7 +60,8 @@ def mmlog(path, start):
             d["sys_s"] = float(m.group(3))
             d["max_rss_kb"] = int(m.group(4))
     if first_assign is not None:
-        # Time to the first assignment: the development broker's group join (~3 s).
+        # Time to the first assignment: start-up, plus the group join when it joins one
+        # (~3 s on the development broker; named partitions join none).
         d["join_s"] = round(max(0.0, first_assign - start), 3)
         d["processing_s"] = round(d["wall_s"] - d["join_s"], 3)
     return d

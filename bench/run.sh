@@ -121,26 +121,34 @@ say "bench: results in $OUT (load average $(loadavg); quick=$QUICK)"
 
 # ------------------------------------------------------------------ development broker
 
+# Starts a development broker with the given topics; sets DEV_ADDR and DEV_PID. Its stderr
+# and exit status land in $WORK/NAME.err: a broker that dies mid-run is reported, not guessed at.
+launch_dev_broker() { # NAME TOPIC:PARTITIONS...
+    local name=$1 i args=()
+    shift
+    for i in "$@"; do args+=(--topic "$i"); done
+    rm -f "$WORK/$name.pid" "$WORK/$name.out"
+    (
+        rc=0
+        "$MM" broker "${args[@]}" >"$WORK/$name.out" 2>>"$WORK/$name.err" </dev/null &
+        echo $! >"$WORK/$name.pid"
+        wait $! || rc=$?
+        { echo "$(date +%T) exit status $rc" >>"$WORK/$name.err"; } 2>/dev/null || true
+    ) &
+    for i in $(seq 50); do [[ -s $WORK/$name.pid ]] && break; sleep 0.1; done
+    DEV_PID=$(cat "$WORK/$name.pid")
+    PIDS+=("$DEV_PID")
+    for i in $(seq 100); do [[ -s $WORK/$name.out ]] && break; sleep 0.1; done
+    DEV_ADDR=$(head -n1 "$WORK/$name.out")
+    [[ -n $DEV_ADDR ]] || die "the development broker did not start: $(tail -3 "$WORK/$name.err")"
+}
+
 BROKER=""
 start_dev_broker() {
     [[ -n $BROKER ]] && return 0
-    # The exit status is kept: a broker that dies mid-run is reported, not guessed at.
-    (
-        rc=0
-        "$MM" broker --topic "events:$PARTS" --topic "micro-moments:$PARTS" \
-            --topic "relay:$PARTS" --topic "micro-moments.dlq:4" --topic "events-half:$PARTS" \
-            --topic "lat-events:32" --topic "lat-moments:32" --topic "lat-relay:32" \
-            >"$WORK/broker.out" 2>"$WORK/broker.err" </dev/null &
-        echo $! >"$WORK/broker.pid"
-        wait $! || rc=$?
-        { echo "$(date +%T) exit status $rc" >>"$WORK/broker.err"; } 2>/dev/null || true
-    ) &
-    for i in $(seq 50); do [[ -s $WORK/broker.pid ]] && break; sleep 0.1; done
-    PIDS+=("$(cat "$WORK/broker.pid")")
-    local i
-    for i in $(seq 100); do [[ -s $WORK/broker.out ]] && break; sleep 0.1; done
-    BROKER=$(head -n1 "$WORK/broker.out")
-    [[ -n $BROKER ]] || die "the development broker did not start: $(cat "$WORK/broker.err")"
+    launch_dev_broker broker "events:$PARTS" "micro-moments:$PARTS" "relay:$PARTS" \
+        "micro-moments.dlq:4" "events-half:$PARTS"
+    BROKER=$DEV_ADDR
     say "development broker at $BROKER"
 }
 
@@ -282,22 +290,15 @@ fi
 LAT_LINGER=${MM_BENCH_LAT_LINGER:-20}
 LAT_WARMUP=3
 LAT_PARTS=32
-LAT_BROKER=""
 lat_broker_start() { # dev: a fresh development broker for one measurement
-    "$MM" broker --topic "lat-events:$LAT_PARTS" --topic "lat-moments:$LAT_PARTS" \
-        --topic "lat-relay:$LAT_PARTS" --topic "lat-hop:$LAT_PARTS" \
-        --topic "micro-moments.dlq:4" >"$WORK/lat-broker.out" 2>>"$WORK/lat-broker.err" </dev/null &
-    LAT_BROKER_PID=$!
-    PIDS+=("$LAT_BROKER_PID")
-    local i
-    for i in $(seq 100); do [[ -s $WORK/lat-broker.out ]] && break; sleep 0.1; done
-    LAT_BROKER=$(head -n1 "$WORK/lat-broker.out")
-    [[ -n $LAT_BROKER ]] || die "the development broker did not start: $(tail -3 "$WORK/lat-broker.err")"
+    launch_dev_broker lat-broker "lat-events:$LAT_PARTS" "lat-moments:$LAT_PARTS" \
+        "lat-relay:$LAT_PARTS" "lat-hop:$LAT_PARTS" "micro-moments.dlq:4"
+    LAT_BROKER=$DEV_ADDR
+    LAT_BROKER_PID=$DEV_PID
 }
 lat_broker_stop() {
     kill "$LAT_BROKER_PID" 2>/dev/null || true
-    wait "$LAT_BROKER_PID" 2>/dev/null || true
-    : >"$WORK/lat-broker.out"
+    while kill -0 "$LAT_BROKER_PID" 2>/dev/null; do sleep 0.1; done
 }
 
 lat_tool_start() { # TOOL BROKER TAG: start the tool between the topics; sets LAT_PIDS

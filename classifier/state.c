@@ -377,7 +377,7 @@ static void *big_alloc(size_t size, size_t huge_from) {
         munmap(p + len, (size_t)(raw + MM__HUGE - p));
 #ifdef MADV_HUGEPAGE
     if (size >= huge_from)
-        madvise(p, big_size(size), MADV_HUGEPAGE); /* a hint: failure only costs speed */
+        madvise(p, len, MADV_HUGEPAGE); /* a hint: failure only costs speed */
 #endif
     return p;
 }

@@ -35,8 +35,6 @@
  * - lat/lon set has_geo only when both are present.
  */
 #include <math.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,7 +115,7 @@ static mm_err_t set_string(jp_t *jp, decode_t *dc, mm__ev_field_t f, const jv_t 
             mm__json_unescape(jp, v, tmp);
             mm__evb_text(&dc->evb, f, tmp, v->dec_len);
         } else {
-            mm__evb_text(&dc->evb, f, raw, v->escaped ? v->raw_len : v->dec_len);
+            mm__evb_text(&dc->evb, f, raw, v->raw_len); /* refused: quoted as sent */
         }
         return MM_ERR_OK;
     }

@@ -6,6 +6,11 @@ source "$(dirname "$0")/lib.sh"
 
 start_broker --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
 
+# Moments (JSON lines) in, "event_id moment confidence" lines out.
+moment_triples() {
+  python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]'
+}
+
 # 1. A hand-labelled set: each query has one intent (or none), one user each
 #    so no behavioural signal mixes in; malformed records of every kind.
 cat >"$WORK/labelled.tsv" <<'ROWS'
@@ -108,11 +113,8 @@ produce_keyed "$T_EVENTS" "$WORK/gen.tsv"
   -X mm.dlq.topic="$T_DLQ" -X session.timeout.ms=6000 --exit-on-eof 2>"$WORK/run3.err"
 check_eq "run over the synthetic stream exits 0" 0 $?
 cut -f2- "$WORK/gen.tsv" | "$MM_BIN" classify 2>/dev/null \
-  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
-  | sort >"$WORK/offline"
-consume_all "$T_MOMENTS" \
-  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin) if m["event_id"].startswith("e-")]' \
-  | sort >"$WORK/online"
+  | moment_triples | sort >"$WORK/offline"
+consume_all "$T_MOMENTS" | moment_triples | grep '^e-' | sort >"$WORK/online"
 check "synthetic stream yields moments" test "$(wc -l <"$WORK/online")" -gt 500
 check_eq "online moments equal offline classify" "$(md5sum <"$WORK/offline")" "$(md5sum <"$WORK/online")"
 types=$(cut -d' ' -f2 "$WORK/online" | sort -u | tr '\n' ' ')
@@ -121,9 +123,7 @@ check_eq "all four types in the synthetic stream" "buy do go know " "$types"
 # 4. Named partitions (-i TOPIC:0-3): no group rebalance, the same moments,
 #    offsets committed to the group all the same.
 in_topic=$(($(wc -l <"$WORK/input.tsv") + 5000))
-consume_all "$T_MOMENTS" \
-  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
-  >"$WORK/before_named"
+consume_all "$T_MOMENTS" | moment_triples >"$WORK/before_named"
 "$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-named" -i "$T_EVENTS:0-3" -o "$T_MOMENTS" \
   -X mm.dlq.topic="$T_DLQ" --exit-on-eof 2>"$WORK/run4.err"
 check_eq "named-partition run exits 0" 0 $?
@@ -133,10 +133,8 @@ check "named-partition run reads every record" grep -q "records $in_topic," "$WO
 # This run reads the labelled users' events before the synthetic ones (u1..u9
 # are in both), so compare with classify over the whole topic in that order.
 cat "$WORK/input.tsv" "$WORK/gen.tsv" | cut -f2- | "$MM_BIN" classify 2>/dev/null \
-  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
-  | sort >"$WORK/offline_all"
-consume_all "$T_MOMENTS" \
-  | python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
+  | moment_triples | sort >"$WORK/offline_all"
+consume_all "$T_MOMENTS" | moment_triples \
   | python3 -c '
 import collections, sys
 new = collections.Counter(sys.stdin.read().splitlines())
