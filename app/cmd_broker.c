@@ -25,7 +25,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run.h"
+#include <signal.h>
+#include <stdbool.h>
 
 static const struct {
     const char *name;
@@ -134,6 +135,13 @@ static void broker_usage(FILE *out) {
 
 #define MAX_TOPICS 64
 
+static volatile sig_atomic_t running = 1;
+
+static void on_stop(int sig) {
+    (void)sig;
+    running = 0;
+}
+
 int mm_cmd_broker(int argc, char **argv) {
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},
@@ -218,12 +226,16 @@ int mm_cmd_broker(int argc, char **argv) {
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
 
-    mm_install_stop_signals();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     /* Raw reads, not stdio: poll() must see every line that is waiting. */
     bool stdin_open = true;
     char buf[4096];
     size_t used = 0;
-    while (mm_running) {
+    while (running) {
         struct pollfd pfd = {.fd = 0, .events = POLLIN};
         if (!stdin_open || poll(&pfd, 1, 200) <= 0) {
             if (!stdin_open)

@@ -45,46 +45,41 @@ static int classify_stream(mm_config_t *cfg, bool explain) {
     int code = 1;
     mm_resolve_lexicon_dir(cfg);
     mm_rules_t *rules = mm_rules_load(cfg->lexicon_dir, &cfg->rules, errstr, sizeof(errstr));
-    mm_pipeline_t *pipe = NULL;
+    mm_offline_t *off = NULL;
     explain_ctx_t ec = {0};
     char *line = NULL;
     size_t line_cap = 0;
     if (!rules)
         goto fail;
-    pipe = mm_pipeline_new(cfg, rules, errstr, sizeof(errstr));
-    if (!pipe)
+    off = mm_offline_new(&cfg->engine, rules, stdout, stderr, errstr, sizeof(errstr));
+    if (!off)
         goto fail;
-    mm_sink_t *sink = mm_sink_stdout_new(stdout, stderr, mm_pipeline_ack, pipe);
-    if (!sink)
-        goto fail;
-    mm_pipeline_set_sink(pipe, sink);
     if (explain) {
         ec.cap = 65536;
         ec.buf = malloc(ec.cap);
-        mm_pipeline_set_explain(pipe, print_explain, &ec);
+        if (!ec.buf) {
+            snprintf(errstr, sizeof(errstr), "out of memory");
+            goto fail;
+        }
+        mm_offline_set_explain(off, print_explain, &ec);
     }
-    mm_task_t *task = mm_pipeline_task_open(pipe, "stdin", 0);
-    if (!task || (explain && !ec.buf)) {
-        snprintf(errstr, sizeof(errstr), "out of memory");
-        goto fail;
-    }
-    int64_t offset = 0;
+    int64_t lineno = 0;
     ssize_t n;
     while ((n = getline(&line, &line_cap, stdin)) >= 0) {
+        lineno++;
         size_t len = (size_t)n;
         if (len && line[len - 1] == '\n')
             len--;
         if (len && line[len - 1] == '\r')
             len--;
         if (len == 0) {
-            offset++;
-            continue; /* blank lines separate, they are not records */
+            mm_offline_skip(off); /* blank lines separate, they are not records */
+            continue;
         }
-        mm_str_t value = {line, len};
-        mm_err_t err = mm_pipeline_process(pipe, task, (mm_str_t){0}, value, offset++, -1);
+        mm_err_t err = mm_offline_process(off, (mm_str_t){line, len});
         if (err == MM_ERR_IO) {
-            snprintf(errstr, sizeof(errstr), "line %" PRId64 ": %s", offset,
-                     mm_pipeline_io_reason(pipe));
+            snprintf(errstr, sizeof(errstr), "line %" PRId64 ": %s", lineno,
+                     mm_offline_reason(off));
             goto fail;
         }
         if (err != MM_ERR_OK) {
@@ -99,7 +94,7 @@ fail:
 done:
     free(line);
     free(ec.buf);
-    mm_pipeline_destroy(pipe);
+    mm_offline_destroy(off);
     mm_rules_destroy(rules);
     return code;
 }

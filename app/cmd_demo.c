@@ -104,24 +104,24 @@ static void *generate(void *arg) {
 
 static void live_line(mm_run_t *run, void *ctx) {
     demo_t *demo = ctx;
+    mm_engine_stats_t st;
+    mm_run_stats(run, &st);
     uint64_t dead = 0;
     for (int i = 0; i < MM_ERR__COUNT; i++)
-        dead += mm_run_counter(run, MM_RUN_DEAD_OUT, i);
+        dead += st.dead_out[i];
     int64_t elapsed = (mm_now_ms() - demo->started_ms) / 1000;
     if (elapsed >= demo->seconds)
-        mm_running = 0;
-    if (mm_run_assigned(run) == 0) {
+        mm_run_stop(run);
+    if (st.partitions == 0) {
         printf("[%3" PRId64 "s] joining the consumer group...\n", elapsed);
         fflush(stdout);
         return;
     }
     printf("[%3" PRId64 "s] events %8" PRIu64 "  know %6" PRIu64 "  go %6" PRIu64
            "  do %6" PRIu64 "  buy %6" PRIu64 "  dead letters %4" PRIu64 "\n",
-           elapsed, mm_run_counter(run, MM_RUN_RECORDS_IN, 0),
-           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_KNOW),
-           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_GO),
-           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_DO),
-           mm_run_counter(run, MM_RUN_MOMENTS_OUT, MM_MOMENT_BUY), dead);
+           elapsed, st.records_in, st.moments_out[MM_MOMENT_KNOW],
+           st.moments_out[MM_MOMENT_GO], st.moments_out[MM_MOMENT_DO],
+           st.moments_out[MM_MOMENT_BUY], dead);
     fflush(stdout);
 }
 
@@ -202,7 +202,7 @@ int mm_cmd_demo(int argc, char **argv) {
     if (code >= 0)
         return code;
     mm_log_setup("micromoment demo", MM_LOG_WARN, MM_LOG_FORMAT_TEXT);
-    mm_install_stop_signals();
+    mm_signals_block(); /* before the generator's thread: mm_run takes them */
 
     char errstr[512];
     rd_kafka_conf_t *mconf = rd_kafka_conf_new();

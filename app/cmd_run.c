@@ -61,7 +61,7 @@ static int parse_run_args(mm_config_t *cfg, int argc, char **argv) {
         case 'H': mm_config_print_help(stdout, false); return 0;
         case 'D': mm_config_print_help(stdout, true); return 0;
         case 'L': if ((bad = set_or_report(cfg, "mm.log.format", optarg))) return bad; break;
-        case 'E': cfg->exit_on_eof = true; break;
+        case 'E': cfg->engine.exit_on_eof = true; break;
         case 'P': print = true; break;
         case 'c':
             if (mm_config_load_file(cfg, optarg, errstr, sizeof(errstr)) != MM_CONF_OK) {
@@ -115,7 +115,6 @@ int mm_cmd_run(int argc, char **argv) {
         static const mm_log_level_t levels[] = {MM_LOG_ERROR, MM_LOG_WARN, MM_LOG_INFO,
                                                 MM_LOG_DEBUG};
         mm_log_setup("micromoment", levels[cfg.log_level], (mm_log_format_t)cfg.log_format);
-        mm_install_stop_signals();
         code = mm_run(&cfg, NULL);
     }
     mm_config_destroy(&cfg);

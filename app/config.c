@@ -37,50 +37,58 @@ typedef struct mm_conf_key_s {
 #define MS_MAX 86400000.0 * 365
 
 static const mm_conf_key_t conf_keys[] = {
-    {"mm.input.topics", MM_CT_STR, F(input_topics), 0, 0, NULL, "events",
+    {"mm.input.topics", MM_CT_STR, F(engine.input_topics), 0, 0, NULL, "events",
      "Input topics, comma-separated (-i). TOPIC: the consumer group shares the "
      "topic's partitions among the instances. TOPIC:N or TOPIC:N-M: exactly these "
      "partitions, with no group membership (each instance is told its own; "
      "offsets are still committed to the group; at-least-once only)."},
-    {"mm.output.topic", MM_CT_STR, F(output_topic), 0, 0, NULL, "micro-moments",
+    {"mm.output.topic", MM_CT_STR, F(engine.output_topic), 0, 0, NULL, "micro-moments",
      "Topic the moments are written to (-o), keyed by user_id."},
-    {"mm.dlq.topic", MM_CT_STR, F(dlq_topic), 0, 0, NULL, "micro-moments.dlq",
+    {"mm.dlq.topic", MM_CT_STR, F(engine.dlq_topic), 0, 0, NULL, "micro-moments.dlq",
      "Dead-letter topic: bad records, unchanged, with headers naming the error."},
     {"mm.lexicon.dir", MM_CT_STR, F(lexicon_dir), 0, 0, NULL, "",
      "Folder of lexicon files (*.tsv); empty: the installed lexicons."},
-    {"mm.delivery", MM_CT_ENUM, F(delivery), 0, 0, "at-least-once|exactly-once",
+    {"mm.delivery", MM_CT_ENUM, F(engine.delivery), 0, 0, "at-least-once|exactly-once",
      "at-least-once",
      "at-least-once: an input offset is committed only after every output it "
      "caused is acknowledged. exactly-once: Kafka transactions, the consumed "
      "offsets committed with the outputs; read with isolation.level=read_committed."},
-    {"mm.transactional.id", MM_CT_STR, F(transactional_id), 0, 0, NULL, "",
+    {"mm.transactional.id", MM_CT_STR, F(engine.transactional_id), 0, 0, NULL, "",
      "exactly-once: prefix of the workers' transactional ids (<prefix>-<worker>); "
-     "empty: micromoment-<group.id>. Two instances must not share it."},
-    {"mm.txn.interval.ms", MM_CT_I64, F(txn_interval_ms), 10, 600000, NULL, "1000",
+     "empty: micromoment-<group.id>-<a random id per start>, so that instances of "
+     "one group never fence each other. Set it only to give each instance a "
+     "stable name; two live instances must not share it."},
+    {"mm.txn.interval.ms", MM_CT_I64, F(engine.txn_interval_ms), 10, 600000, NULL, "1000",
      "exactly-once: a transaction commits when it is this old..."},
-    {"mm.txn.max.records", MM_CT_I64, F(txn_max_records), 1, 100000000, NULL, "10000",
+    {"mm.txn.max.records", MM_CT_I64, F(engine.txn_max_records), 1, 100000000, NULL, "10000",
      "exactly-once: ...or when it holds this many input records."},
-    {"mm.input.format", MM_CT_ENUM, F(input_format), 0, 0, "auto|json|avro", "auto",
+    {"mm.input.format", MM_CT_ENUM, F(engine.input_format), 0, 0, "auto|json|avro", "auto",
      "Input encoding: JSON, or Avro in the Confluent wire format; told apart per "
      "message when auto."},
-    {"mm.output.format", MM_CT_ENUM, F(output_format), 0, 0, "json|avro", "json",
+    {"mm.output.format", MM_CT_ENUM, F(engine.output_format), 0, 0, "json|avro", "json",
      "Output encoding; avro is Confluent-framed with mm.output.schema.id."},
-    {"mm.output.schema.id", MM_CT_I64, F(output_schema_id), -1, 2147483647, NULL, "-1",
+    {"mm.output.schema.id", MM_CT_I64, F(engine.output_schema_id), -1, 2147483647, NULL, "-1",
      "Schema id written in Avro output; required when mm.output.format=avro."},
-    {"mm.schema.files", MM_CT_STR, F(schema_files), 0, 0, NULL, "",
+    {"mm.schema.files", MM_CT_STR, F(engine.schema_files), 0, 0, NULL, "",
      "Avro writer schemas by id, ID=PATH[,ID=PATH]; read at start."},
-    {"mm.schema.registry.url", MM_CT_STR, F(registry_url), 0, 0, NULL, "",
+    {"mm.schema.registry.url", MM_CT_STR, F(engine.registry_url), 0, 0, NULL, "",
      "Schema Registry base URL for ids not in mm.schema.files."},
-    {"mm.schema.registry.timeout.ms", MM_CT_I64, F(registry_timeout_ms), 100, 60000,
+    {"mm.schema.registry.timeout.ms", MM_CT_I64, F(engine.registry_timeout_ms), 100, 60000,
      NULL, "5000", "One registry request, connect included."},
-    {"mm.schema.registry.retry.ms", MM_CT_I64, F(registry_retry_ms), 100, 600000, NULL,
+    {"mm.schema.registry.retry.ms", MM_CT_I64, F(engine.registry_retry_ms), 100, 600000, NULL,
      "1000", "After a failed registry request, no new one for this long; the record "
      "waits (it is not a dead letter)."},
-    {"mm.schema.registry.negative.ttl.ms", MM_CT_I64, F(registry_negative_ttl_ms), 1000,
+    {"mm.schema.registry.negative.ttl.ms", MM_CT_I64, F(engine.registry_negative_ttl_ms), 1000,
      86400000, NULL, "60000", "An id the registry lacks (404) is asked again after this."},
-    {"mm.schema.cache.max", MM_CT_I64, F(schema_cache_max), 1, 65536, NULL, "256",
+    {"mm.schema.registry.wait.max.ms", MM_CT_I64, F(engine.registry_wait_max_ms), 0, MS_MAX,
+     NULL, "0",
+     "A record whose schema the registry cannot give parks its partition (the "
+     "others go on); after this long it becomes a dead letter "
+     "(schema_unavailable). 0: it waits for ever (an outage must not turn good "
+     "records into dead letters)."},
+    {"mm.schema.cache.max", MM_CT_I64, F(engine.schema_cache_max), 1, 65536, NULL, "256",
      "Registry schemas kept per worker (least recently used evicted)."},
-    {"mm.schema.reader.path", MM_CT_STR, F(reader_schema_path), 0, 0, NULL, "",
+    {"mm.schema.reader.path", MM_CT_STR, F(engine.reader_schema_path), 0, 0, NULL, "",
      "Reader schema for Avro input; empty: the built-in schemas/event.avsc."},
     {"mm.metrics.listen", MM_CT_STR, F(metrics_listen), 0, 0, NULL, "127.0.0.1:9464",
      "Prometheus endpoint HOST:PORT (/metrics, /healthz, /readyz); port 0 disables it."},
@@ -89,24 +97,32 @@ static const mm_conf_key_t conf_keys[] = {
      "(--log-format)."},
     {"mm.log.level", MM_CT_ENUM, F(log_level), 0, 0, "error|warn|info|debug", "info",
      "Lowest level of log lines written to stderr."},
-    {"mm.commit.interval.ms", MM_CT_I64, F(commit_interval_ms), 10, 3600000, NULL,
+    {"mm.commit.interval.ms", MM_CT_I64, F(engine.commit_interval_ms), 10, 3600000, NULL,
      "1000", "How often acknowledged input offsets are committed."},
-    {"mm.shutdown.timeout.ms", MM_CT_I64, F(shutdown_timeout_ms), 100, 600000,
+    {"mm.startup.timeout.ms", MM_CT_I64, F(engine.startup_timeout_ms), 100, 3600000, NULL,
+     "30000",
+     "At start, the longest wait for a broker to answer; past it the run exits 1 "
+     "naming bootstrap.servers."},
+    {"mm.shutdown.timeout.ms", MM_CT_I64, F(engine.shutdown_timeout_ms), 100, 600000,
      NULL, "30000",
      "Longest wait for outstanding outputs at shutdown or revoke; past it the "
      "unacknowledged offsets stay uncommitted (they are re-read)."},
-    {"mm.inflight.per.partition", MM_CT_I64, F(inflight_per_partition), 16,
+    {"mm.inflight.per.partition", MM_CT_I64, F(engine.inflight_per_partition), 16,
      16777216, NULL, "65536",
      "Input records per partition whose outputs may be unacknowledged at once; "
      "consumption waits when it is reached."},
-    {"mm.workers", MM_CT_U32, F(workers), 1, 64, NULL, "2",
+    {"mm.batch.records", MM_CT_U32, F(engine.batch_records), 1, 1024, NULL, "256",
+     "Records a worker takes from its ring at once: one clock read, one poll of "
+     "its producer and one commit check per batch. Smaller batches add work, not "
+     "latency (a worker never waits to fill one); the output is the same."},
+    {"mm.workers", MM_CT_U32, F(engine.workers), 1, 64, NULL, "2",
      "Worker threads; each owns some input partitions, their per-user state "
      "and a producer."},
-    {"mm.state.max.users", MM_CT_U32, F(state.max_users), 16, 100000000, NULL,
+    {"mm.state.max.users", MM_CT_U32, F(engine.state.max_users), 16, 100000000, NULL,
      "200000", "Users tracked per input partition; past it the oldest is evicted."},
-    {"mm.state.ttl.ms", MM_CT_I64, F(state.ttl_ms), 1000, MS_MAX, NULL, "1800000",
+    {"mm.state.ttl.ms", MM_CT_I64, F(engine.state.ttl_ms), 1000, MS_MAX, NULL, "1800000",
      "A user with no event for this long (event time) is forgotten."},
-    {"mm.state.seed", MM_CT_U64, F(state.seed), 0, 1.8e19, NULL, "0",
+    {"mm.state.seed", MM_CT_U64, F(engine.state.seed), 0, 1.8e19, NULL, "0",
      "Seed of the user-id hash; 0 picks a random one at start."},
     {"mm.rapid.window.ms", MM_CT_I64, F(rules.rapid_window_ms), 1000, MS_MAX, NULL,
      "120000", "Rapid repeated queries: the window."},
@@ -128,11 +144,11 @@ static const mm_conf_key_t conf_keys[] = {
      "60000", "Event-time disorder accepted by the windows."},
     {"mm.min.confidence", MM_CT_DBL, F(rules.min_confidence), 0, 1, NULL, "0.25",
      "A query whose best score is below this yields no moment."},
-    {"mm.max.record.bytes", MM_CT_SIZE, F(limits.max_record_bytes), 64, 67108864,
+    {"mm.max.record.bytes", MM_CT_SIZE, F(engine.limits.max_record_bytes), 64, 67108864,
      NULL, "1048576", "Larger records go to the dead-letter topic."},
-    {"mm.max.field.bytes", MM_CT_SIZE, F(limits.max_field_bytes), 16, 1048576, NULL,
+    {"mm.max.field.bytes", MM_CT_SIZE, F(engine.limits.max_field_bytes), 16, 1048576, NULL,
      "8192", "A record with a longer string field goes to the dead-letter topic."},
-    {"mm.max.depth", MM_CT_U32, F(limits.max_depth), 1, 256, NULL, "16",
+    {"mm.max.depth", MM_CT_U32, F(engine.limits.max_depth), 1, 256, NULL, "16",
      "A record nesting deeper goes to the dead-letter topic."},
 };
 #undef F
@@ -261,8 +277,8 @@ bool mm_config_init(mm_config_t *cfg) {
     if (!cfg->kafka)
         return false;
     mm_rules_conf_defaults(&cfg->rules);
-    mm_state_conf_defaults(&cfg->state);
-    mm_decode_limits_defaults(&cfg->limits);
+    mm_state_conf_defaults(&cfg->engine.state);
+    mm_decode_limits_defaults(&cfg->engine.limits);
     char errstr[512];
     for (size_t i = 0; i < N_KEYS; i++) {
         /* The table's defaults win over the modules' own, so that the help
@@ -355,6 +371,53 @@ mm_conf_res_t mm_config_reapply(mm_config_t *fresh, const mm_config_t *orig,
     return res;
 }
 
+/* Room a dead letter needs beyond its record: key and headers. A rarer,
+ * larger one is cut by the sink, with headers that say so. */
+#define DLQ_OVERHEAD 65536
+#define RECORD_BYTES_DEFAULT 1048576
+#define KAFKA_MESSAGE_MAX 1000000000
+
+/*
+ * A record mm.max.record.bytes lets through must fit whole in the producer's
+ * message.max.bytes when it goes to the dead-letter topic, or it would stop
+ * the stream (a poison pill). Whichever of the two the user set, the other
+ * follows; both set and inconsistent is a configuration error.
+ */
+static mm_conf_res_t align_record_bounds(mm_config_t *cfg, char *errstr, size_t errstr_size) {
+    size_t *record = &cfg->engine.limits.max_record_bytes;
+    char value[64];
+    bool message_set = mm_kafka_conf_user_set(cfg->kafka, "message.max.bytes", value,
+                                              sizeof(value));
+    bool record_set = *record != RECORD_BYTES_DEFAULT;
+    if (message_set) {
+        size_t message = (size_t)strtoull(value, NULL, 10);
+        if (message >= *record + DLQ_OVERHEAD)
+            return MM_CONF_OK;
+        if (record_set || message < DLQ_OVERHEAD + 64) {
+            snprintf(errstr, errstr_size,
+                     "mm.max.record.bytes=%zu and message.max.bytes=%zu disagree: a record "
+                     "that large must fit in a dead letter, so message.max.bytes must be at "
+                     "least mm.max.record.bytes + %d (or leave one of them unset)",
+                     *record, message, DLQ_OVERHEAD);
+            return MM_CONF_INVALID;
+        }
+        *record = message - DLQ_OVERHEAD;
+        return MM_CONF_OK;
+    }
+    size_t message = *record + DLQ_OVERHEAD;
+    if (message > KAFKA_MESSAGE_MAX)
+        message = KAFKA_MESSAGE_MAX;
+    snprintf(value, sizeof(value), "%zu", message);
+    char why[256];
+    if (rd_kafka_conf_set(cfg->kafka, "message.max.bytes", value, why, sizeof(why)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "message.max.bytes=%s (from mm.max.record.bytes): %s",
+                 value, why);
+        return MM_CONF_INVALID;
+    }
+    return MM_CONF_OK;
+}
+
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size) {
     char value[512];
     size_t size = sizeof(value);
@@ -365,7 +428,7 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
                  "bootstrap.servers: not set (use -b BROKERS or -X bootstrap.servers=...)");
         return MM_CONF_INVALID;
     }
-    if (!*cfg->input_topics) {
+    if (!*cfg->engine.input_topics) {
         snprintf(errstr, errstr_size, "mm.input.topics: empty (use -i TOPIC)");
         return MM_CONF_INVALID;
     }
@@ -374,7 +437,7 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         return MM_CONF_INVALID;
     if (parts) {
         rd_kafka_topic_partition_list_destroy(parts);
-        if (cfg->delivery == MM_DELIVERY_EXACTLY_ONCE) {
+        if (cfg->engine.delivery == MM_DELIVERY_EXACTLY_ONCE) {
             /* The broker fences a stale instance's transactional offset
              * commits by its group generation, which a static member lacks. */
             snprintf(errstr, errstr_size,
@@ -383,106 +446,24 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
             return MM_CONF_INVALID;
         }
     }
-    if (!*cfg->output_topic) {
+    if (!*cfg->engine.output_topic) {
         snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
         return MM_CONF_INVALID;
     }
-    if (cfg->delivery == MM_DELIVERY_EXACTLY_ONCE && !*cfg->transactional_id) {
-        char group[200];
-        size_t group_size = sizeof(group);
-        if (rd_kafka_conf_get(cfg->kafka, "group.id", group, &group_size) != RD_KAFKA_CONF_OK ||
-            !*group)
-            snprintf(group, sizeof(group), "micromoment");
-        snprintf(cfg->transactional_id, sizeof(cfg->transactional_id), "micromoment-%s",
-                 group);
-    }
-    if (cfg->output_format == MM_OUTPUT_AVRO && cfg->output_schema_id < 0) {
+    if (cfg->engine.output_format == MM_OUTPUT_AVRO && cfg->engine.output_schema_id < 0) {
         snprintf(errstr, errstr_size,
                  "mm.output.schema.id: required when mm.output.format=avro");
         return MM_CONF_INVALID;
     }
-    return MM_CONF_OK;
-}
-
-/* One partition number of TOPIC:N-M, in [0, INT32_MAX). */
-static bool parse_partition(const char *p, const char *end, int32_t *out) {
-    if (p == end || end - p > 10)
-        return false;
-    int64_t v = 0;
-    for (; p < end; p++) {
-        if (*p < '0' || *p > '9')
-            return false;
-        v = v * 10 + (*p - '0');
-    }
-    if (v >= INT32_MAX)
-        return false;
-    *out = (int32_t)v;
-    return true;
+    return align_record_bounds(cfg, errstr, errstr_size);
 }
 
 mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
                                          rd_kafka_topic_partition_list_t **out,
                                          char *errstr, size_t errstr_size) {
-    *out = NULL;
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(16);
-    int entries = 0, plain = 0;
-    const char *s = cfg->input_topics;
-    while (*s) {
-        const char *end = strchr(s, ',');
-        if (!end)
-            end = s + strlen(s);
-        const char *colon = memchr(s, ':', (size_t)(end - s));
-        if (end == s) {
-            s = *end ? end + 1 : end;
-            continue;
-        }
-        entries++;
-        if (!colon) {
-            plain++;
-        } else {
-            const char *dash = memchr(colon + 1, '-', (size_t)(end - colon - 1));
-            int32_t lo = 0, hi = 0;
-            bool ok = colon != s && parse_partition(colon + 1, dash ? dash : end, &lo);
-            if (ok && dash)
-                ok = parse_partition(dash + 1, end, &hi) && hi >= lo;
-            else
-                hi = lo;
-            if (!ok) {
-                snprintf(errstr, errstr_size,
-                         "mm.input.topics: '%.*s' is not TOPIC, TOPIC:N or TOPIC:N-M",
-                         (int)(end - s), s);
-                goto invalid;
-            }
-            if ((int64_t)list->cnt + (hi - lo) + 1 > MM_INPUT_PARTITIONS_MAX) {
-                snprintf(errstr, errstr_size,
-                         "mm.input.topics: more than %d explicit partitions",
-                         MM_INPUT_PARTITIONS_MAX);
-                goto invalid;
-            }
-            char topic[256];
-            snprintf(topic, sizeof(topic), "%.*s", (int)(colon - s), s);
-            for (int64_t p = lo; p <= hi; p++)
-                rd_kafka_topic_partition_list_add(list, topic, (int32_t)p)->offset =
-                    RD_KAFKA_OFFSET_STORED; /* the group's, else auto.offset.reset */
-        }
-        s = *end ? end + 1 : end;
-    }
-    if (plain && plain != entries) {
-        snprintf(errstr, errstr_size,
-                 "mm.input.topics: '%s' mixes TOPIC and TOPIC:N; an instance either "
-                 "joins the group for all its topics or is told all its partitions",
-                 cfg->input_topics);
-        goto invalid;
-    }
-    if (plain) {
-        rd_kafka_topic_partition_list_destroy(list);
-        return MM_CONF_OK;
-    }
-    *out = list;
-    return MM_CONF_OK;
-invalid:
-    rd_kafka_topic_partition_list_destroy(list);
-    return MM_CONF_INVALID;
+    return mm_engine_input_partitions(cfg->engine.input_topics, out, errstr, errstr_size)
+               ? MM_CONF_OK
+               : MM_CONF_INVALID;
 }
 
 static bool key_is_secret(const char *name) {

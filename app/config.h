@@ -13,41 +13,15 @@
 
 #include "../classifier/classifier.h"
 #include "../consumer/consumer.h"
-
-typedef enum { MM_DELIVERY_AT_LEAST_ONCE, MM_DELIVERY_EXACTLY_ONCE } mm_delivery_t;
-typedef enum { MM_INPUT_AUTO, MM_INPUT_JSON, MM_INPUT_AVRO } mm_input_format_t;
-typedef enum { MM_OUTPUT_JSON, MM_OUTPUT_AVRO } mm_output_format_t;
+#include "../engine/engine.h"
 
 typedef struct mm_config_s {
-    char input_topics[1024]; /* comma-separated */
-    char output_topic[256];
-    char dlq_topic[256];
+    mm_engine_conf_t engine; /* what the stream engine reads */
     char lexicon_dir[1024];
     char metrics_listen[256];
-    char transactional_id[256];
-    int64_t txn_interval_ms;
-    int64_t txn_max_records;
-    char schema_files[4096];
-    char registry_url[1024];
-    char reader_schema_path[1024];
-    int64_t registry_timeout_ms;
-    int64_t registry_retry_ms;
-    int64_t registry_negative_ttl_ms;
-    int64_t schema_cache_max;
-    int64_t output_schema_id;
-    int delivery;      /* mm_delivery_t */
-    int input_format;  /* mm_input_format_t */
-    int output_format; /* mm_output_format_t */
     int log_level;     /* index into the level names */
     int log_format;    /* mm_log_format_t */
-    int64_t commit_interval_ms;
-    int64_t shutdown_timeout_ms;
-    int64_t inflight_per_partition;
-    uint32_t workers;
     mm_rules_conf_t rules;
-    mm_state_conf_t state;
-    mm_decode_limits_t limits;
-    bool exit_on_eof;
     /* What the configuration came from, for SIGHUP: the -c file and the
      * command line's keys ("key=value\n" each). */
     char config_file[1024];
@@ -98,7 +72,7 @@ mm_conf_res_t mm_config_reapply(mm_config_t *fresh, const mm_config_t *orig,
 /** @brief Checks that need every key: required keys, cross-key rules. */
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size);
 
-#define MM_INPUT_PARTITIONS_MAX 65536
+
 
 /**
  * @brief The partitions mm.input.topics names explicitly (TOPIC:N, TOPIC:N-M),

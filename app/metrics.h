@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "histogram.h"
+#include "../engine/histogram.h"
 
 #define MM_METRICS_LISTEN_DEFAULT "127.0.0.1:9464"
 #define MM_METRICS_MAX_CONNECTIONS 16u

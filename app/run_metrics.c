@@ -13,20 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "histogram.h"
 #include "log.h"
 
 #define M_MOMENTS "mm_moments_out_total"
 
-static void counters(mm_metrics_writer_t *w, mm_run_t *run) {
+static void counters(mm_metrics_writer_t *w, const mm_engine_stats_t *st) {
     mm_metrics_counter(w, "mm_events_in_total", "Input records taken in.", NULL,
-                       (double)mm_run_counter(run, MM_RUN_RECORDS_IN, 0));
+                       (double)st->records_in);
     for (int t = 0; t < MM_MOMENT__COUNT; t++)
         mm_metrics_counter(w, M_MOMENTS, "Moments written, by type.",
                            MM_LABELS("moment", mm_moment_type_name((mm_moment_type_t)t)),
-                           (double)mm_run_counter(run, MM_RUN_MOMENTS_OUT, t));
+                           (double)st->moments_out[t]);
     for (int e = 1; e < MM_ERR__COUNT; e++) {
-        uint64_t n = mm_run_counter(run, MM_RUN_DEAD_OUT, e);
+        uint64_t n = st->dead_out[e];
         if (e > MM_ERR_PROCESSING && n == 0)
             continue; /* runtime errors never reach the DLQ */
         mm_metrics_counter(w, "mm_dlq_records_total", "Dead letters, by error code.",
@@ -34,55 +33,50 @@ static void counters(mm_metrics_writer_t *w, mm_run_t *run) {
     }
 }
 
-static void state(mm_metrics_writer_t *w, mm_run_t *run) {
-    uint64_t users = 0, cap = 0, ttl = 0;
-    for (int i = 0; i < run->n_workers; i++) {
-        const mm_worker_gauges_t *g = mm_worker_gauges(run->workers[i]);
-        users += atomic_load_explicit(&g->state_users, memory_order_relaxed);
-        cap += atomic_load_explicit(&g->evicted_cap, memory_order_relaxed);
-        ttl += atomic_load_explicit(&g->expired_ttl, memory_order_relaxed);
-    }
+static void state(mm_metrics_writer_t *w, mm_run_t *run, const mm_engine_stats_t *st) {
     mm_metrics_gauge(w, "mm_state_users", "Users tracked in per-user state.", NULL,
-                     (double)users);
+                     (double)st->state_users);
     mm_metrics_counter(w, "mm_state_evictions_total", "Users dropped from state.",
-                       MM_LABELS("reason", "cap"), (double)cap);
+                       MM_LABELS("reason", "cap"), (double)st->evicted_cap);
     mm_metrics_counter(w, "mm_state_evictions_total", "Users dropped from state.",
-                       MM_LABELS("reason", "ttl"), (double)ttl);
+                       MM_LABELS("reason", "ttl"), (double)st->expired_ttl);
     mm_metrics_counter(w, "mm_reloads_total", "Rule reloads (SIGHUP), by result.",
                        MM_LABELS("result", "ok"), (double)atomic_load(&run->reloads_ok));
     mm_metrics_counter(w, "mm_reloads_total", "Rule reloads (SIGHUP), by result.",
                        MM_LABELS("result", "failed"),
                        (double)atomic_load(&run->reloads_failed));
+    mm_metrics_gauge(w, "mm_partitions_assigned", "Input partitions assigned to this instance.",
+                     NULL, (double)st->partitions);
+    mm_metrics_gauge(w, "mm_partitions_waiting",
+                     "Input partitions parked on the schema registry.", NULL,
+                     (double)st->partitions_waiting);
+    mm_metrics_gauge(w, "mm_input_topics_missing",
+                     "Input topics subscribed to that do not exist.", NULL,
+                     (double)st->input_topics_missing);
 }
 
-static void lag(mm_metrics_writer_t *w, mm_run_t *run) {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(run->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+/* Lag from what was processed (not what was fetched): a partition parked on
+ * the registry shows its records piling up. */
+static void lag_one(const mm_engine_partition_t *p, void *ctx) {
+    mm_metrics_writer_t *w = ctx;
+    if (p->end < 0)
         return;
-    rd_kafka_position(run->consumer, parts);
-    for (int i = 0; i < parts->cnt; i++) {
-        rd_kafka_topic_partition_t *p = &parts->elems[i];
-        int64_t low, high;
-        if (rd_kafka_get_watermark_offsets(run->consumer, p->topic, p->partition, &low,
-                                           &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-            high < 0)
-            continue;
-        int64_t pos = p->offset >= 0 ? p->offset : low;
-        char partition[16];
-        snprintf(partition, sizeof(partition), "%" PRId32, p->partition);
-        mm_metrics_gauge(w, "mm_consumer_lag", "Records behind the partition's end.",
-                         MM_LABELS("topic", p->topic, "partition", partition),
-                         (double)(high > pos ? high - pos : 0));
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
+    int64_t pos = p->processed >= 0 ? p->processed : p->committed;
+    if (pos < 0)
+        return;
+    char partition[16];
+    snprintf(partition, sizeof(partition), "%" PRId32, p->partition);
+    mm_metrics_gauge(w, "mm_consumer_lag",
+                     "Records behind the partition's end, from the last one processed.",
+                     MM_LABELS("topic", p->topic, "partition", partition),
+                     (double)(p->end > pos ? p->end - pos : 0));
 }
 
 static void latency(mm_metrics_writer_t *w, mm_run_t *run) {
     mm_histogram_t *sum = mm_histogram_new();
     if (!sum)
         return;
-    for (int i = 0; i < run->n_workers; i++)
-        mm_histogram_merge(sum, mm_worker_latency(run->workers[i]));
+    mm_engine_latency(run->engine, sum);
     mm_metrics_histogram(w, "mm_processing_latency_seconds",
                          "From the input record's timestamp to its moment's detection.",
                          NULL, sum);
@@ -116,9 +110,8 @@ static void broker_rtts(mm_metrics_writer_t *w, const char *client, const char *
     }
 }
 
-int mm__run_on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) {
-    (void)rk;
-    mm_run_t *run = opaque;
+void mm__run_on_stats(const char *json, size_t json_len, void *ctx) {
+    mm_run_t *run = ctx;
     pthread_mutex_lock(&run->stats_lock);
     if (json_len + 1 > run->stats_cap) {
         char *grown = realloc(run->stats_json, json_len + 1);
@@ -132,18 +125,14 @@ int mm__run_on_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) 
         run->stats_json[json_len] = '\0';
     }
     pthread_mutex_unlock(&run->stats_lock);
-    return 0; /* librdkafka frees json */
 }
 
-static void kafka(mm_metrics_writer_t *w, mm_run_t *run) {
-    for (int i = 0; i < run->n_workers; i++) {
+static void kafka(mm_metrics_writer_t *w, mm_run_t *run, const mm_engine_stats_t *st) {
+    for (int i = 0; i < st->n_workers; i++) {
         char client[32];
         snprintf(client, sizeof(client), "producer-%d", i);
-        rd_kafka_t *rk = mm_worker_producer(run->workers[i]);
-        if (rk)
-            mm_metrics_gauge(w, "mm_kafka_queue_depth",
-                             "Messages waiting in the client's queues.",
-                             MM_LABELS("client", client), (double)rd_kafka_outq_len(rk));
+        mm_metrics_gauge(w, "mm_kafka_queue_depth", "Messages waiting in the client's queues.",
+                         MM_LABELS("client", client), (double)st->producer_queue[i]);
     }
     pthread_mutex_lock(&run->stats_lock);
     if (run->stats_json)
@@ -153,11 +142,13 @@ static void kafka(mm_metrics_writer_t *w, mm_run_t *run) {
 
 void mm__run_collect(mm_metrics_writer_t *w, void *ctx) {
     mm_run_t *run = ctx;
-    counters(w, run);
-    lag(w, run);
+    mm_engine_stats_t st;
+    mm_engine_stats(run->engine, &st);
+    counters(w, &st);
+    mm_engine_partitions(run->engine, lag_one, w);
     latency(w, run);
-    state(w, run);
-    kafka(w, run);
+    state(w, run, &st);
+    kafka(w, run, &st);
     mm_metrics_gauge(w, "mm_build_info", "Build information.",
                      MM_LABELS("version", MM_VERSION,
                                "librdkafka", rd_kafka_version_str()),

@@ -21,7 +21,7 @@
  *     batching, broker, the processor's consume, work and produce, broker,
  *     this consumer's fetch).
  *   - Records sent during the first WARMUP_S seconds are not counted.
- *   - Quantiles come from app/histogram.c (log-linear, 1/64 relative error).
+ *   - Quantiles come from engine/histogram.c (log-linear, 1/64 relative error).
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -34,7 +34,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "app/gen.h"
-#include "app/histogram.h"
+#include "engine/histogram.h"
 
 static uint64_t now_us(void) {
     struct timespec ts;

@@ -29,6 +29,8 @@
     X(TS_OUT_OF_RANGE, "ts is out of the accepted range")                      \
     X(BAD_AVRO, "record is not valid Avro")                                    \
     X(UNKNOWN_SCHEMA, "record names an unknown schema id")                     \
+    X(SCHEMA_UNAVAILABLE, "the record's schema could not be had in time")      \
+    X(OUTPUT_REFUSED, "the destination refused the record's output")           \
     X(PROCESSING, "record could not be processed")                             \
     /* runtime errors: reported to the operator, never to the DLQ */           \
     X(CONFIG, "invalid configuration")                                         \

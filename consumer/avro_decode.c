@@ -49,13 +49,18 @@
  *   whose types can be read refuses the schema (UNKNOWN_SCHEMA, with why).
  * - The same validation as JSON (event_validate.c): lengths, UTF-8, ranges.
  *
- * REGISTRY DOWN. An id the registry says it does not know (404) is
- * UNKNOWN_SCHEMA, remembered for registry_negative_ttl_ms. A registry that
- * cannot be reached (connection refused, timeout, 5xx) is MM_ERR_IO, a
- * runtime error, not a record error: the record is fine and must not go to
- * the DLQ for an outage of ours. After a failure no request is made for
- * registry_retry_ms (records meanwhile get MM_ERR_IO at once), so an outage
- * costs one timeout per retry interval, not one per record.
+ * REGISTRY DOWN. The registry is asked in the background (avro_registry.c):
+ * a record whose schema is not cached yet gets MM_ERR_IO at once ("not
+ * now"), and is tried again after mm_avro_decoder_poll has brought the
+ * answer. An id the registry says it does not know (404) is UNKNOWN_SCHEMA,
+ * remembered for registry_negative_ttl_ms; a schema that cannot be read as
+ * an event is UNKNOWN_SCHEMA for good. A registry that cannot be reached or
+ * answers nothing usable (connection refused, timeout, 5xx, a redirect, a
+ * malformed body) is MM_ERR_IO, a runtime error, not a record error: the
+ * record is fine and must not go to the DLQ for an outage of ours. After a
+ * failure no request is made for registry_retry_ms, doubled at each failure
+ * in a row (at most 16 times), so an outage costs a request now and then,
+ * not one per record.
  */
 #include <avro.h>
 #include <errno.h>
@@ -88,6 +93,7 @@ struct mm_avro_decoder_s {
     mm__avro_reader_t reader;
     mm__registry_t *registry; /* NULL: files only */
     int retry_ms, negative_ttl_ms;
+    int backoff_ms; /* the wait after the next failure */
     int64_t registry_down_until; /* monotonic ms */
     char registry_err[200];
     size_t n_entries, cap_entries, n_pinned;
@@ -221,6 +227,7 @@ mm_avro_decoder_t *mm_avro_decoder_new(const mm_avro_conf_t *conf, char *errstr,
     bool has_files = conf->schema_files && *conf->schema_files;
     bool has_registry = conf->registry_url && *conf->registry_url;
     dec->retry_ms = conf->registry_retry_ms > 0 ? conf->registry_retry_ms : 1000;
+    dec->backoff_ms = dec->retry_ms;
     dec->negative_ttl_ms =
         conf->registry_negative_ttl_ms > 0 ? conf->registry_negative_ttl_ms : 60000;
     dec->n_pinned = has_files ? count_entries(conf->schema_files) : 0;
@@ -265,26 +272,29 @@ void mm_avro_decoder_stats(const mm_avro_decoder_t *dec, mm_avro_stats_t *stats)
         stats->cached += dec->entries[i].kind == ENT_PLAN;
 }
 
-/** Ask the registry for @p id and cache the answer (a plan or a refusal). */
-static mm_err_t fetch(mm_avro_decoder_t *dec, uint32_t id, entry_t **out, char *errstr,
-                      size_t errstr_size) {
+/* After a failed request, no new one for backoff_ms, doubled at each failure
+ * in a row up to this many times retry_ms: an outage costs a request now
+ * and then, not one per record. */
+#define BACKOFF_MAX_FACTOR 16
+
+/** Cache the registry's answer for @p id: a plan, or a refusal. An answer
+ * that says nothing about the id (MM_ERR_IO) only delays the next request. */
+static void settle(mm_avro_decoder_t *dec, uint32_t id, mm_err_t err, char *json, size_t len,
+                   const char *answer_why) {
     int64_t now = mono_ms();
-    if (now < dec->registry_down_until) {
-        snprintf(errstr, errstr_size, "schema id %u: registry unavailable: %s", id,
-                 dec->registry_err);
-        return MM_ERR_IO;
-    }
-    char *json = NULL, why[200] = "";
-    size_t len = 0;
-    dec->stats.registry_requests++;
-    mm_err_t err = mm__registry_get(dec->registry, id, &json, &len, why, sizeof(why));
+    char why[200];
+    snprintf(why, sizeof(why), "%s", answer_why);
     if (err == MM_ERR_IO) {
         dec->stats.registry_failures++;
-        dec->registry_down_until = now + dec->retry_ms;
+        dec->registry_down_until = now + dec->backoff_ms;
+        int64_t next = (int64_t)dec->backoff_ms * 2;
+        int64_t cap = (int64_t)dec->retry_ms * BACKOFF_MAX_FACTOR;
+        dec->backoff_ms = (int)(next < cap ? next : cap);
         snprintf(dec->registry_err, sizeof(dec->registry_err), "%s", why);
-        snprintf(errstr, errstr_size, "schema id %u: %s", id, why);
-        return MM_ERR_IO;
+        free(json);
+        return;
     }
+    dec->backoff_ms = dec->retry_ms;
     mm__avro_plan_t *plan = NULL;
     if (err == MM_ERR_OK) {
         char what[32];
@@ -302,8 +312,7 @@ static mm_err_t fetch(mm_avro_decoder_t *dec, uint32_t id, entry_t **out, char *
     entry_t *e = entry_alloc(dec);
     if (!e) { /* only pinned entries and no room: cannot happen, cap > pinned */
         mm__avro_plan_destroy(plan);
-        snprintf(errstr, errstr_size, "schema id %u: schema cache full", id);
-        return MM_ERR_UNKNOWN_SCHEMA;
+        return;
     }
     e->id = id;
     e->last_use = dec->tick;
@@ -317,8 +326,57 @@ static mm_err_t fetch(mm_avro_decoder_t *dec, uint32_t id, entry_t **out, char *
         e->expires_ms = err == MM_ERR_UNKNOWN_SCHEMA ? now + dec->negative_ttl_ms : INT64_MAX;
         snprintf(e->reason, sizeof(e->reason), "%s", why);
     }
-    *out = e;
-    return MM_ERR_OK;
+}
+
+static void drive(mm_avro_decoder_t *dec, int wait_ms) {
+    if (!dec->registry)
+        return;
+    uint32_t id;
+    if (!mm__registry_busy(dec->registry, &id))
+        return;
+    mm_err_t result = MM_ERR_IO;
+    char *json = NULL, why[200] = "";
+    size_t len = 0;
+    if (mm__registry_poll(dec->registry, wait_ms, &result, &json, &len, why, sizeof(why)))
+        settle(dec, id, result, json, len, why);
+}
+
+void mm_avro_decoder_poll(mm_avro_decoder_t *dec) { drive(dec, 0); }
+
+void mm_avro_decoder_wait(mm_avro_decoder_t *dec, int timeout_ms) { drive(dec, timeout_ms); }
+
+bool mm_avro_decoder_busy(const mm_avro_decoder_t *dec) {
+    return dec->registry && mm__registry_busy(dec->registry, NULL);
+}
+
+/** Ask the registry for @p id in the background. @returns MM_ERR_IO: the
+ * record waits (errstr says for what); its caller tries again later. */
+static mm_err_t fetch(mm_avro_decoder_t *dec, uint32_t id, char *errstr, size_t errstr_size) {
+    uint32_t busy_id;
+    if (mm__registry_busy(dec->registry, &busy_id)) {
+        if (busy_id == id)
+            snprintf(errstr, errstr_size, "schema id %u: waiting for the registry's answer", id);
+        else
+            snprintf(errstr, errstr_size,
+                     "schema id %u: waiting for the registry (it is asked for schema id %u "
+                     "first)",
+                     id, busy_id);
+        return MM_ERR_IO;
+    }
+    if (mono_ms() < dec->registry_down_until) {
+        snprintf(errstr, errstr_size, "schema id %u: registry unavailable: %s", id,
+                 dec->registry_err);
+        return MM_ERR_IO;
+    }
+    char why[200];
+    dec->stats.registry_requests++;
+    if (!mm__registry_start(dec->registry, id, why, sizeof(why))) {
+        settle(dec, id, MM_ERR_IO, NULL, 0, why);
+        snprintf(errstr, errstr_size, "schema id %u: %s", id, why);
+        return MM_ERR_IO;
+    }
+    snprintf(errstr, errstr_size, "schema id %u: waiting for the registry's answer", id);
+    return MM_ERR_IO;
 }
 
 static mm_err_t lookup(mm_avro_decoder_t *dec, uint32_t id, const mm__avro_plan_t **plan,
@@ -341,9 +399,10 @@ static mm_err_t lookup(mm_avro_decoder_t *dec, uint32_t id, const mm__avro_plan_
                      "schema id %u is not in mm.schema.files and no registry is set", id);
             return MM_ERR_UNKNOWN_SCHEMA;
         }
-        mm_err_t err = fetch(dec, id, &e, errstr, errstr_size);
-        if (err != MM_ERR_OK)
-            return err;
+        drive(dec, 0); /* the answer may be in */
+        e = entry_find(dec, id);
+        if (!e)
+            return fetch(dec, id, errstr, errstr_size);
     }
     e->last_use = dec->tick;
     dec->last = e;
@@ -636,3 +695,5 @@ mm_err_t mm_decode_avro(mm_avro_decoder_t *dec, const char *buf, size_t len,
         return bad(&c, MM_ERR_BAD_AVRO, "%zu bytes after the record", (size_t)(c.end - c.p));
     return mm__evb_finish(&b);
 }
+
+

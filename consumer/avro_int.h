@@ -8,7 +8,8 @@
 
 #include "consumer.h"
 
-/** One registry connection (a reused curl handle). */
+/** One registry connection (a reused curl handle), one request at a time,
+ * driven without blocking (curl multi). */
 typedef struct mm__registry_s mm__registry_t;
 
 /** Largest schema text accepted from a registry or a file. */
@@ -18,17 +19,25 @@ mm__registry_t *mm__registry_new(const char *url, int timeout_ms, char *errstr,
                                  size_t errstr_size);
 void mm__registry_destroy(mm__registry_t *reg);
 
+/** @brief Start GET {url}/schemas/ids/{id} in the background. @returns false
+ * (why in errstr) when it cannot even be started. */
+bool mm__registry_start(mm__registry_t *reg, uint32_t id, char *errstr, size_t errstr_size);
+
+/** @brief A request is under way; *id says for which schema. */
+bool mm__registry_busy(const mm__registry_t *reg, uint32_t *id);
+
 /**
- * @brief GET {url}/schemas/ids/{id}.
- * @param json set to the schema text (malloc'ed, NUL-terminated; the
- *        caller frees it) on MM_ERR_OK.
- * @returns MM_ERR_OK; MM_ERR_UNKNOWN_SCHEMA when the registry answered that
- *          it has no such id (404) or the answer is not an Avro schema;
- *          MM_ERR_IO when the registry could not be asked (connection,
- *          timeout, 5xx, an unreadable answer): the id may well exist.
+ * @brief Drive the request under way, waiting up to @p wait_ms for progress.
+ * @returns false while it is still under way; true once it is over, with
+ *          *result: MM_ERR_OK and *json (malloc'ed, NUL-terminated, the
+ *          caller frees it); MM_ERR_UNKNOWN_SCHEMA when the registry answered
+ *          that it has no such id (404) or the answer is not an Avro schema;
+ *          MM_ERR_IO when it could not be asked or answered nothing usable
+ *          (connection, timeout, 5xx, a redirect, a malformed body): the id
+ *          may well exist, ask again later.
  */
-mm_err_t mm__registry_get(mm__registry_t *reg, uint32_t id, char **json,
-                          size_t *json_len, char *errstr, size_t errstr_size);
+bool mm__registry_poll(mm__registry_t *reg, int wait_ms, mm_err_t *result, char **json,
+                       size_t *json_len, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------- schemas (avro_schema.c) */
 

@@ -1,8 +1,10 @@
 /*
  * Confluent Schema Registry client: GET /schemas/ids/{id}, which answers
  * {"schema": "<the schema as an escaped JSON string>", ...}. One curl easy
- * handle per decoder, reused so the connection is kept alive. Called only on
- * a schema cache miss, never per record; the caller bounds how often.
+ * handle per decoder, reused so the connection is kept alive, driven by a
+ * curl multi handle so that the decoder's thread never waits for it: a slow
+ * or silent registry costs the records that need it, not the others. Called
+ * only on a schema cache miss, never per record; the caller bounds how often.
  *
  * Bounds: the whole request (connect included) takes at most timeout_ms; an
  * answer over MM__AVRO_SCHEMA_MAX bytes is refused. The answer is parsed
@@ -18,7 +20,11 @@
 #include "json_int.h"
 
 struct mm__registry_s {
+    CURLM *multi;
     CURL *curl;
+    bool busy;
+    uint32_t busy_id;
+    char url[2048];
     char *base; /* url without a trailing '/' */
     char curl_err[CURL_ERROR_SIZE];
     char *body; /* answer being received */
@@ -46,7 +52,8 @@ mm__registry_t *mm__registry_new(const char *url, int timeout_ms, char *errstr,
     reg->base = strndup(url, n);
     reg->body = malloc(MM__AVRO_SCHEMA_MAX + 1);
     reg->curl = curl_easy_init();
-    if (!reg->base || !reg->body || !reg->curl)
+    reg->multi = curl_multi_init();
+    if (!reg->base || !reg->body || !reg->curl || !reg->multi)
         goto fail;
     curl_easy_setopt(reg->curl, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(reg->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
@@ -64,8 +71,12 @@ fail:
 void mm__registry_destroy(mm__registry_t *reg) {
     if (!reg)
         return;
+    if (reg->busy)
+        curl_multi_remove_handle(reg->multi, reg->curl);
     if (reg->curl)
         curl_easy_cleanup(reg->curl);
+    if (reg->multi)
+        curl_multi_cleanup(reg->multi);
     free(reg->base);
     free(reg->body);
     free(reg);
@@ -117,21 +128,46 @@ static mm_err_t on_member(mm_json_parser_t *jp, const mm_json_value_t *key, void
     return MM_ERR_OK;
 }
 
-mm_err_t mm__registry_get(mm__registry_t *reg, uint32_t id, char **json, size_t *json_len,
-                          char *errstr, size_t errstr_size) {
-    char url[2048];
-    if ((size_t)snprintf(url, sizeof(url), "%s/schemas/ids/%u", reg->base, id) >= sizeof(url)) {
+bool mm__registry_start(mm__registry_t *reg, uint32_t id, char *errstr, size_t errstr_size) {
+    if (reg->busy) {
+        snprintf(errstr, errstr_size, "a registry request is already under way");
+        return false;
+    }
+    if ((size_t)snprintf(reg->url, sizeof(reg->url), "%s/schemas/ids/%u", reg->base, id) >=
+        sizeof(reg->url)) {
         snprintf(errstr, errstr_size, "registry URL too long");
-        return MM_ERR_IO;
+        return false;
     }
     reg->body_len = 0;
     reg->body_too_big = false;
     reg->curl_err[0] = '\0';
-    curl_easy_setopt(reg->curl, CURLOPT_URL, url);
+    curl_easy_setopt(reg->curl, CURLOPT_URL, reg->url);
     curl_easy_setopt(reg->curl, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(reg->curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(reg->curl, CURLOPT_WRITEDATA, reg);
-    CURLcode rc = curl_easy_perform(reg->curl);
+    CURLMcode mc = curl_multi_add_handle(reg->multi, reg->curl);
+    if (mc != CURLM_OK) {
+        snprintf(errstr, errstr_size, "registry request: %s", curl_multi_strerror(mc));
+        return false;
+    }
+    reg->busy = true;
+    reg->busy_id = id;
+    int running;
+    curl_multi_perform(reg->multi, &running); /* connects, sends: no wait */
+    return true;
+}
+
+bool mm__registry_busy(const mm__registry_t *reg, uint32_t *id) {
+    if (id)
+        *id = reg->busy_id;
+    return reg->busy;
+}
+
+/* The answer to the request that just ended. */
+static mm_err_t answer(mm__registry_t *reg, CURLcode rc, char **json, size_t *json_len,
+                       char *errstr, size_t errstr_size) {
+    uint32_t id = reg->busy_id;
+    const char *url = reg->url;
     if (reg->body_too_big) {
         snprintf(errstr, errstr_size, "registry answer for id %u is over 1 MiB", id);
         return MM_ERR_UNKNOWN_SCHEMA;
@@ -148,7 +184,8 @@ mm_err_t mm__registry_get(mm__registry_t *reg, uint32_t id, char **json, size_t 
         return MM_ERR_UNKNOWN_SCHEMA;
     }
     if (status != 200) {
-        /* 5xx, 401/403 (credentials), 429: the id may well exist. */
+        /* 5xx, 3xx (a redirect we do not follow), 401/403 (credentials),
+         * 429: the id may well exist. */
         snprintf(errstr, errstr_size, "registry answered HTTP %ld for %s", status, url);
         return MM_ERR_IO;
     }
@@ -165,6 +202,8 @@ mm_err_t mm__registry_get(mm__registry_t *reg, uint32_t id, char **json, size_t 
         return MM_ERR_IO;
     }
     if (err != MM_ERR_OK || !a.schema) {
+        /* A proxy's error page, a truncated body: not the registry's word
+         * on the id. */
         free(a.schema);
         snprintf(errstr, errstr_size, "registry answer for id %u has no \"schema\" string", id);
         return MM_ERR_IO;
@@ -178,4 +217,26 @@ mm_err_t mm__registry_get(mm__registry_t *reg, uint32_t id, char **json, size_t 
     *json = a.schema;
     *json_len = a.schema_len;
     return MM_ERR_OK;
+}
+
+bool mm__registry_poll(mm__registry_t *reg, int wait_ms, mm_err_t *result, char **json,
+                       size_t *json_len, char *errstr, size_t errstr_size) {
+    if (!reg->busy)
+        return false;
+    int running = 0;
+    if (wait_ms > 0)
+        curl_multi_poll(reg->multi, NULL, 0, wait_ms, NULL);
+    curl_multi_perform(reg->multi, &running);
+    int left;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(reg->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE || msg->easy_handle != reg->curl)
+            continue;
+        CURLcode rc = msg->data.result;
+        curl_multi_remove_handle(reg->multi, reg->curl);
+        *result = answer(reg, rc, json, json_len, errstr, errstr_size);
+        reg->busy = false;
+        return true;
+    }
+    return false;
 }

@@ -86,6 +86,9 @@ mm_err_t mm_offsets_begin(mm_offsets_t *offsets, int64_t offset, uint64_t *ticke
 void mm_offsets_hold(mm_offsets_t *offsets, uint64_t ticket);
 void mm_offsets_release(mm_offsets_t *offsets, uint64_t ticket);
 
+/** @brief The offset of the record @p ticket names; -1 when the ticket is
+ * no longer (or not yet) tracked. */
+int64_t mm_offsets_offset(const mm_offsets_t *offsets, uint64_t ticket);
 /** @brief Offset to commit (last fully acknowledged record + 1), -1 if none. */
 int64_t mm_offsets_committable(const mm_offsets_t *offsets);
 /** @brief Records begun and not fully acknowledged. */
@@ -139,8 +142,9 @@ void mm_avro_decoder_destroy(mm_avro_decoder_t *dec);
  *          reached: NOT a record error, do not DLQ; retry the record later.
  *          Details in errstr.
  * @locality the decoder's thread. No allocation once the record's schema id
- *           is cached; a cache miss asks the registry (blocking, at most
- *           registry_timeout_ms).
+ *           is cached; a cache miss starts a registry request in the
+ *           background and returns MM_ERR_IO until mm_avro_decoder_poll
+ *           has its answer (never blocks).
  */
 mm_err_t mm_decode_avro(mm_avro_decoder_t *dec, const char *buf, size_t len,
                         const mm_decode_limits_t *lim, mm_event_t *ev, char *errstr,
@@ -160,6 +164,21 @@ typedef struct mm_avro_stats_s {
 } mm_avro_stats_t;
 
 void mm_avro_decoder_stats(const mm_avro_decoder_t *dec, mm_avro_stats_t *stats);
+
+/**
+ * @brief Drive the decoder's registry request, if one is under way, without
+ * waiting: a record whose schema is being fetched gets MM_ERR_IO at once and
+ * is tried again after a later poll.
+ * @locality the decoder's thread.
+ */
+void mm_avro_decoder_poll(mm_avro_decoder_t *dec);
+
+/** @brief True while a registry request is under way. */
+bool mm_avro_decoder_busy(const mm_avro_decoder_t *dec);
+
+/** @brief Wait up to @p timeout_ms for the registry request under way to make
+ * progress (for callers with nothing else to do: `classify`). */
+void mm_avro_decoder_wait(mm_avro_decoder_t *dec, int timeout_ms);
 
 /** @brief The built-in reader schema (schemas/event.avsc), JSON text. */
 const char *mm_avro_event_schema(void);

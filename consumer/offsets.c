@@ -68,6 +68,12 @@ void mm_offsets_release(mm_offsets_t *o, uint64_t ticket) {
     }
 }
 
+int64_t mm_offsets_offset(const mm_offsets_t *o, uint64_t ticket) {
+    if (ticket < o->head || ticket >= o->tail)
+        return -1;
+    return o->entries[ticket & o->mask].offset;
+}
+
 int64_t mm_offsets_committable(const mm_offsets_t *o) { return o->committable; }
 
 size_t mm_offsets_inflight(const mm_offsets_t *o) { return (size_t)(o->tail - o->head); }

@@ -26,8 +26,10 @@ void mm_moment_id(const mm_moment_t *m, char out[MM_MOMENT_ID_LEN + 1]) {
     uint64_t offset = (uint64_t)src->offset;
     memcpy(buf + n, &offset, sizeof(offset));
     n += sizeof(offset);
+    /* Not the type: a record read again after a crash, with per-user state
+     * rebuilt from less history, may come out as another type, and it must
+     * keep its id so that downstream sees it as the same moment again. */
     buf[n++] = m->ordinal;
-    buf[n++] = (unsigned char)m->type;
     XXH128_hash_t h = XXH3_128bits(buf, n);
     /* Hex by hand: snprintf's format parsing cost more than the hash. */
     static const char hex[] = "0123456789abcdef";

@@ -61,9 +61,11 @@ bool mm_jw_ok(const mm_jw_t *jw);
 
 /**
  * @brief The moment's id: 32 hex characters derived from the event's source
- * (topic, partition, offset), the moment's ordinal and type, so that the same
- * input record always gives the same id (duplicates can be removed
- * downstream). @p out gets MM_MOMENT_ID_LEN chars and a NUL.
+ * (topic, partition, offset) and the moment's ordinal among that record's
+ * moments, not its type: the same input record always gives the same id,
+ * even when a replay with less per-user history classifies it differently,
+ * so downstream keeps one moment per id. @p out gets MM_MOMENT_ID_LEN chars
+ * and a NUL.
  */
 void mm_moment_id(const mm_moment_t *m, char out[MM_MOMENT_ID_LEN + 1]);
 
@@ -86,15 +88,35 @@ size_t mm_explain_to_json(const mm_event_t *ev, const mm_explain_t *explain,
 
 /* ------------------------------------------------------------------ sinks */
 
-/**
- * Called once per written output when its fate is known: err == MM_ERR_OK
- * when the destination acknowledged it. @p opaque is the one given to the
- * write call. Called from inside write (synchronous sinks) or poll.
- */
-typedef void mm_sink_ack_cb(void *opaque, mm_err_t err, const char *reason,
-                            void *cb_ctx);
+/** Why an output failed for good, so the caller can tell a record the
+ * destination refuses (route it elsewhere, go on) from a destination that
+ * is gone (stop: every later output would fail the same way). */
+typedef enum {
+    MM_SINK_FAULT_NONE,   /* delivered */
+    MM_SINK_FAULT_RECORD, /* this record: too large, invalid */
+    MM_SINK_FAULT_TOPIC,  /* the topic: missing, not authorised */
+    MM_SINK_FAULT_OTHER   /* anything else (timed out, fatal client error) */
+} mm_sink_fault_t;
 
-/** A record that could not become an event, with why and where from. */
+/** The fate of one output. Views are valid during the callback only. */
+typedef struct mm_sink_ack_s {
+    mm_err_t err; /* MM_ERR_OK: the destination acknowledged it */
+    mm_sink_fault_t fault;
+    const char *reason; /* what the destination answered; NULL when ok */
+    const char *topic;  /* where it was going */
+    mm_str_t key;
+    mm_str_t value; /* the bytes that were refused (a moment to dead-letter) */
+} mm_sink_ack_t;
+
+/**
+ * Called once per written output when its fate is known. @p opaque is the
+ * one given to the write call. Called from inside write (synchronous sinks)
+ * or poll; the callback may write again.
+ */
+typedef void mm_sink_ack_cb(void *opaque, const mm_sink_ack_t *ack, void *cb_ctx);
+
+/** A record that could not become an event (or an output the destination
+ * refused), with why and where from. */
 typedef struct mm_dead_letter_s {
     mm_str_t key;   /* original key, may be absent */
     mm_str_t value; /* original bytes, unchanged */
@@ -103,6 +125,8 @@ typedef struct mm_dead_letter_s {
     mm_source_t source;
     int64_t source_ts; /* the record's timestamp, -1 unknown */
     int64_t time_ms;   /* when it was routed */
+    bool value_cut;    /* cut the value to value_max bytes (the destination */
+    size_t value_max;  /* refused more before); else only to what fits */
 } mm_dead_letter_t;
 
 /** Dead-letter header names (a contract for whoever reads the DLQ). */
@@ -113,18 +137,54 @@ typedef struct mm_dead_letter_s {
 #define MM_DLQ_HDR_PARTITION "mm.source.partition"
 #define MM_DLQ_HDR_OFFSET "mm.source.offset"
 #define MM_DLQ_HDR_TIMESTAMP "mm.source.timestamp"
+/* Only on a dead letter whose value the destination would not take whole:
+ * "true", and the value's size before it was cut. */
+#define MM_DLQ_HDR_TRUNCATED "mm.value.truncated"
+#define MM_DLQ_HDR_ORIGINAL_SIZE "mm.value.original.size"
+
+/** What a transactional call came to. */
+typedef enum {
+    MM_TXN_OK,
+    MM_TXN_RETRY,  /* retriable: call again */
+    MM_TXN_ABORT,  /* the transaction must be aborted; the sink lives on */
+    MM_TXN_FENCED, /* another producer with our transactional id took over */
+    MM_TXN_FATAL   /* the sink cannot go on */
+} mm_txn_res_t;
+
+/** Input offsets to commit inside a transaction. */
+typedef struct mm_txn_offset_s {
+    const char *topic;
+    int32_t partition;
+    int64_t offset; /* the next record to read */
+} mm_txn_offset_t;
 
 typedef struct mm_sink_ops_s {
     const char *name;
-    /** Write one encoded moment; the payload is copied. */
-    mm_err_t (*write_moment)(void *ctx, mm_str_t key, const char *payload,
+    /** Write one encoded moment to the sink's topic number @p topic (0: the
+     * moment topic); the payload is copied. */
+    mm_err_t (*write_moment)(void *ctx, int topic, mm_str_t key, const char *payload,
                              size_t len, void *opaque);
-    /** Write one dead letter; its bytes are copied. */
+    /** Write one dead letter; its bytes are copied. A value the destination
+     * refuses as too large is cut to what it takes, with headers saying so. */
     mm_err_t (*write_dead)(void *ctx, const mm_dead_letter_t *dl, void *opaque);
     /** Serve acknowledgements for up to timeout_ms. */
     void (*poll)(void *ctx, int timeout_ms);
     /** Outputs written but not yet acknowledged. */
     size_t (*outstanding)(void *ctx);
+    /** A fatal client error, if any (text in @p errstr). */
+    bool (*fatal)(void *ctx, char *errstr, size_t errstr_size);
+
+    /* Transactions; NULL in a sink without them. Each returns what the call
+     * came to, with the destination's words in errstr. */
+    mm_txn_res_t (*txn_begin)(void *ctx, char *errstr, size_t errstr_size);
+    /** Commit @p offsets for the consumer group @p group_metadata (opaque to
+     * the engine: the consumer's rd_kafka_consumer_group_metadata_t), then
+     * the transaction. */
+    mm_txn_res_t (*txn_commit)(void *ctx, const mm_txn_offset_t *offsets, size_t n,
+                               void *group_metadata, int timeout_ms, char *errstr,
+                               size_t errstr_size);
+    mm_txn_res_t (*txn_abort)(void *ctx, int timeout_ms, char *errstr, size_t errstr_size);
+
     void (*destroy)(void *ctx);
 } mm_sink_ops_t;
 
@@ -133,16 +193,26 @@ typedef struct mm_sink_s {
     void *ctx;
 } mm_sink_t;
 
+/** The Kafka sink's destinations: topics[0] takes moments by default, the
+ * others by number (write_moment's topic); dead letters go to dlq_topic. */
+typedef struct mm_sink_kafka_conf_s {
+    const char *const *topics;
+    int n_topics;
+    const char *dlq_topic;
+    /** Transactional producer: transactions are initialised within this
+     * bound; 0: not transactional. The id is conf's transactional.id. */
+    int txn_init_timeout_ms;
+} mm_sink_kafka_conf_t;
+
 /**
- * @brief A sink producing moments to @p moment_topic and dead letters to
- * @p dlq_topic through one librdkafka producer.
+ * @brief A sink producing through one librdkafka producer.
  * @param conf taken in every case (used or destroyed).
  * @returns NULL with a message in errstr on failure.
  * @locality one thread writes and polls.
  */
-mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const char *moment_topic,
-                             const char *dlq_topic, mm_sink_ack_cb *ack,
-                             void *ack_ctx, char *errstr, size_t errstr_size);
+mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const mm_sink_kafka_conf_t *kconf,
+                             mm_sink_ack_cb *ack, void *ack_ctx, char *errstr,
+                             size_t errstr_size);
 
 /**
  * @brief Set librdkafka property @p key to @p value unless the user already
@@ -150,8 +220,10 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const char *moment_topic,
  */
 void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *key, const char *value);
 
-/** @brief The producer behind a Kafka sink (borrowed), for statistics. */
-rd_kafka_t *mm_sink_kafka_handle(mm_sink_t *sink);
+/** @brief True when the user set @p key to something other than librdkafka's
+ * default; its value is then in @p value. */
+bool mm_kafka_conf_user_set(rd_kafka_conf_t *conf, const char *key, char *value,
+                            size_t value_size);
 
 /**
  * @brief A sink writing moments as JSON lines to @p moments and dead letters

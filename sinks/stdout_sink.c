@@ -11,13 +11,24 @@ typedef struct stdout_sink_s {
     char line[65536];
 } stdout_sink_t;
 
-static mm_err_t write_moment(void *ctx, mm_str_t key, const char *payload,
+static void acknowledge(stdout_sink_t *ss, void *opaque, bool ok, const char *what) {
+    mm_sink_ack_t ack = {
+        .err = ok ? MM_ERR_OK : MM_ERR_IO,
+        .fault = ok ? MM_SINK_FAULT_NONE : MM_SINK_FAULT_OTHER,
+        .reason = ok ? NULL : "write failed",
+        .topic = what,
+    };
+    ss->ack(opaque, &ack, ss->ack_ctx);
+}
+
+static mm_err_t write_moment(void *ctx, int topic, mm_str_t key, const char *payload,
                              size_t len, void *opaque) {
     (void)key;
+    (void)topic; /* one stream for every moment topic */
     stdout_sink_t *ss = ctx;
     bool ok = fwrite(payload, 1, len, ss->moments) == len &&
               fputc('\n', ss->moments) != EOF;
-    ss->ack(opaque, ok ? MM_ERR_OK : MM_ERR_IO, ok ? NULL : "write failed", ss->ack_ctx);
+    acknowledge(ss, opaque, ok, "stdout");
     return ok ? MM_ERR_OK : MM_ERR_IO;
 }
 
@@ -37,7 +48,7 @@ static mm_err_t write_dead(void *ctx, const mm_dead_letter_t *dl, void *opaque) 
     mm_jw_object_close(&jw);
     bool ok = mm_jw_ok(&jw) && fwrite(ss->line, 1, jw.len, ss->dead) == jw.len &&
               fputc('\n', ss->dead) != EOF;
-    ss->ack(opaque, ok ? MM_ERR_OK : MM_ERR_IO, ok ? NULL : "write failed", ss->ack_ctx);
+    acknowledge(ss, opaque, ok, "stderr");
     return ok ? MM_ERR_OK : MM_ERR_IO;
 }
 
@@ -49,6 +60,13 @@ static void sink_poll(void *ctx, int timeout_ms) {
 static size_t outstanding(void *ctx) {
     (void)ctx;
     return 0;
+}
+
+static bool sink_fatal(void *ctx, char *errstr, size_t errstr_size) {
+    (void)ctx;
+    (void)errstr;
+    (void)errstr_size;
+    return false;
 }
 
 static void stdout_sink_destroy(void *ctx) {
@@ -66,6 +84,7 @@ static const mm_sink_ops_t mm_sink_stdout_ops = {
     .write_dead = write_dead,
     .poll = sink_poll,
     .outstanding = outstanding,
+    .fatal = sink_fatal,
     .destroy = stdout_sink_destroy,
 };
 

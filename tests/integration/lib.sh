@@ -284,13 +284,23 @@ group_lag() { # group_lag GROUP TOPIC
 # that must each have at least one moment.
 # received: moments read; distinct: distinct moment_id; pairs: distinct
 # (event_id, moment); missing: expected event_ids with no moment; split:
-# (event_id, moment) pairs whose copies carry more than one moment_id.
+# (event_id, moment) pairs whose copies carry more than one moment_id;
+# sources: moment_ids seen with more than one source (topic, partition,
+# offset); multi: query records with more than one moment once duplicate
+# moment_ids are dropped (downstream's rule); retyped: moment_ids whose
+# copies carry different types (a replay with less per-user history).
 count_moments() { # count_moments LABEL EVENTS MOMENTS EXPECTED_IDS
   python3 - "$@" <<'PY'
 import json, sys
 label, events, moments, expected = sys.argv[1:5]
-sent = sum(1 for l in open(events) if l.strip())
-recv, ids, pairs = 0, set(), {}
+sent, queries = 0, set()
+for l in open(events):
+    if l.strip():
+        sent += 1
+        e = json.loads(l.split("\t", 1)[-1])
+        if e.get("type") == "query":
+            queries.add(e.get("event_id"))
+recv, ids, pairs, id_src, id_types, rec_ids = 0, set(), {}, {}, {}, {}
 for l in open(moments):
     if not l.strip():
         continue
@@ -298,12 +308,20 @@ for l in open(moments):
     recv += 1
     ids.add(m["moment_id"])
     pairs.setdefault((m["event_id"], m["moment"]), set()).add(m["moment_id"])
+    src = (m["source"]["topic"], m["source"]["partition"], m["source"]["offset"])
+    id_src.setdefault(m["moment_id"], set()).add(src)
+    id_types.setdefault(m["moment_id"], set()).add(m["moment"])
+    if m["event_id"] in queries:
+        rec_ids.setdefault(src, set()).add(m["moment_id"])
 want = set(l.strip() for l in open(expected) if l.strip())
 have = set(e for e, _ in pairs)
 missing = sorted(want - have)
 split = sum(1 for v in pairs.values() if len(v) > 1)
 c = dict(sent=sent, received=recv, distinct=len(ids), pairs=len(pairs),
-         expected=len(want), missing=len(missing), split=split)
+         expected=len(want), missing=len(missing), split=split,
+         sources=sum(1 for v in id_src.values() if len(v) > 1),
+         multi=sum(1 for v in rec_ids.values() if len(v) > 1),
+         retyped=sum(1 for v in id_types.values() if len(v) > 1))
 print(f"counts ({label}): " + " ".join(f"{k}={v}" for k, v in c.items()), flush=True)
 with open(f"{moments}.counts", "w") as f:
     for k, v in c.items():

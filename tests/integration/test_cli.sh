@@ -40,7 +40,7 @@ check "print-config masks secrets" grep -q 'sasl.password=\[masked\]' "$WORK/con
 check "print-config hides the secret" bash -c "! grep -q hunter2 '$WORK/conf'"
 
 # SIGTERM: stop consuming, flush, commit, exit 0.
-start_broker --topic "$T_EVENTS:2"
+start_broker --topic "$T_EVENTS:2" --topic "$T_MOMENTS:2" --topic "$T_DLQ:1"
 : >"$WORK/run.err"
 "$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-cli" -i "$T_EVENTS" -o "$T_MOMENTS" \
   -X mm.dlq.topic="$T_DLQ" -X session.timeout.ms=6000 2>"$WORK/run.err" &

@@ -150,7 +150,7 @@ check "named-partition rerun reads nothing (offsets committed)" \
   grep -q 'records 0,' "$WORK/run5.err"
 code=0
 "$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-named" -i "$T_EVENTS:4" -o "$T_MOMENTS" \
-  --exit-on-eof 2>"$WORK/run6.err" || code=$?
+  -X mm.dlq.topic="$T_DLQ" --exit-on-eof 2>"$WORK/run6.err" || code=$?
 check_eq "a partition the topic lacks exits 1" 1 "$code"
 check "and names it" grep -q "$T_EVENTS has 4 partitions, there is no partition 4" "$WORK/run6.err"
 

@@ -178,10 +178,18 @@ static size_t v1_record(char *out, size_t cap, const char *user_id, const char *
     return n;
 }
 
+/* Decodes as a caller with nothing else to do would: while the registry
+ * is being asked, wait for its answer and try again. */
 static mm_err_t decode(mm_avro_decoder_t *dec, const char *buf, size_t len, mm_event_t *ev,
                        char *err, size_t err_size) {
     mm_event_init(ev);
-    return mm_decode_avro(dec, buf, len, NULL, ev, err, err_size);
+    mm_err_t r = mm_decode_avro(dec, buf, len, NULL, ev, err, err_size);
+    while (r == MM_ERR_IO && mm_avro_decoder_busy(dec)) {
+        mm_avro_decoder_wait(dec, 100);
+        mm_event_init(ev);
+        r = mm_decode_avro(dec, buf, len, NULL, ev, err, err_size);
+    }
+    return r;
 }
 
 static bool str_eq(mm_str_t s, const char *want) {
@@ -812,7 +820,11 @@ START_TEST(test_registry_schema_is_fetched_once_and_cached) {
     mm_avro_stats_t st;
     mm_avro_decoder_stats(dec, &st);
     ck_assert_uint_eq(st.registry_requests, 1);
-    ck_assert_uint_eq(st.cache_hits, 4);
+    /* The first record misses while its request is under way (once, or more
+     * when it is looked up again before the answer is in) and hits once the
+     * answer is cached; the four after it hit the cache. */
+    ck_assert_uint_ge(st.cache_misses, 1);
+    ck_assert_uint_eq(st.cache_hits, 5);
     mm_avro_decoder_destroy(dec);
 }
 END_TEST

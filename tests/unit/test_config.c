@@ -11,7 +11,7 @@ static char errstr[512];
 static rd_kafka_topic_partition_list_t *parse(const char *topics, mm_conf_res_t want) {
     rd_kafka_topic_partition_list_t *parts = NULL;
     ck_assert(mm_config_init(&cfg));
-    snprintf(cfg.input_topics, sizeof(cfg.input_topics), "%s", topics);
+    snprintf(cfg.engine.input_topics, sizeof(cfg.engine.input_topics), "%s", topics);
     errstr[0] = 0;
     ck_assert_int_eq(mm_config_input_partitions(&cfg, &parts, errstr, sizeof(errstr)), want);
     mm_config_destroy(&cfg);

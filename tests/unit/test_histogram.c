@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
-#include "app/histogram.h"
+#include "engine/histogram.h"
 
 static uint64_t lcg_next(uint64_t *s) {
     *s = *s * 6364136223846793005u + 1442695040888963407u;

@@ -5,11 +5,10 @@
  * A crash re-reads at most what was not committed yet; the moments of those
  * records come again with the same moment_id.
  */
-#include <inttypes.h>
-#include <unistd.h>
+#include "engine_int.h"
 
-#include "log.h"
-#include "worker_int.h"
+#include <inttypes.h>
+#include <time.h>
 
 /*
  * Every interval the acknowledged offset of every task is committed, moved
@@ -18,10 +17,9 @@
  * request per interval). Before a partition goes and at stop the commit is
  * synchronous and checked, with a few bounded retries.
  */
-static rd_kafka_resp_err_t commit_offsets(mm_worker_t *w, mm_task_t *only_task, bool sync) {
+static rd_kafka_resp_err_t commit_offsets(mm__worker_t *w, mm__task_t *only_task, bool sync) {
     rd_kafka_topic_partition_list_t *list = NULL;
-    for (mm_task_t *t = mm_pipeline_task_next(w->pipe, NULL); t;
-         t = mm_pipeline_task_next(w->pipe, t)) {
+    for (mm__task_t *t = mm__task_next(w->proc, NULL); t; t = mm__task_next(w->proc, t)) {
         if (only_task && t != only_task)
             continue;
         int64_t off = mm_offsets_committable(t->offsets);
@@ -30,11 +28,11 @@ static rd_kafka_resp_err_t commit_offsets(mm_worker_t *w, mm_task_t *only_task, 
         if (!list)
             list = rd_kafka_topic_partition_list_new(8);
         rd_kafka_topic_partition_list_add(list, t->topic, t->partition)->offset = off;
-        t->committed = off;
+        mm__task_committed(t, off);
     }
     if (!list)
         return RD_KAFKA_RESP_ERR_NO_ERROR;
-    rd_kafka_resp_err_t err = rd_kafka_commit(w->env->consumer, list, sync ? 0 : 1);
+    rd_kafka_resp_err_t err = rd_kafka_commit(mm__engine_consumer(w->engine), list, sync ? 0 : 1);
     if (sync && !err) /* the request went through; partitions may still fail */
         for (int i = 0; i < list->cnt && !err; i++)
             err = list->elems[i].err;
@@ -44,54 +42,58 @@ static rd_kafka_resp_err_t commit_offsets(mm_worker_t *w, mm_task_t *only_task, 
 
 #define SYNC_COMMIT_ATTEMPTS 5
 
-static void commit_sync(mm_worker_t *w, mm_task_t *only_task) {
+static void commit_sync(mm__worker_t *w, mm__task_t *only_task) {
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
     for (int attempt = 0; attempt < SYNC_COMMIT_ATTEMPTS; attempt++) {
         err = commit_offsets(w, only_task, true);
         if (!err)
             return;
-        mm_log_warn("worker %d: commit failed (attempt %d of %d): %s", w->id, attempt + 1,
-                    SYNC_COMMIT_ATTEMPTS, rd_kafka_err2str(err));
-        usleep(200 * 1000);
+        mm__warn(w->engine, "worker %d: commit failed (attempt %d of %d): %s", w->id,
+                 attempt + 1, SYNC_COMMIT_ATTEMPTS, rd_kafka_err2str(err));
+        /* A short pause before the next attempt; the broker's answer comes
+         * from the coordinator, which needs a moment after an error. */
+        struct timespec pause = {0, 200 * 1000000L};
+        nanosleep(&pause, NULL);
     }
-    mm_log_error("worker %d: could not commit: %s; the records since the last commit "
-                 "will be read again (their moments keep their moment_id)",
-                 w->id, rd_kafka_err2str(err));
+    mm__error(w->engine,
+              "worker %d: could not commit: %s; the records since the last commit "
+              "will be read again (their moments keep their moment_id)",
+              w->id, rd_kafka_err2str(err));
 }
 
-static bool alo_begin(mm_worker_t *w) {
+static bool alo_begin(mm__worker_t *w) {
     (void)w;
     return true;
 }
 
-static void alo_after_batch(mm_worker_t *w, bool idle) {
+static void alo_after_batch(mm__worker_t *w, bool idle) {
     (void)idle;
     int64_t now = mm_now_ms();
-    if (now - w->txn_started_ms >= w->env->cfg->commit_interval_ms) {
+    if (now - w->last_commit_ms >= w->conf->commit_interval_ms) {
         rd_kafka_resp_err_t err = commit_offsets(w, NULL, false);
         if (err)
-            mm_log_warn("worker %d: commit not sent (sent again next interval): %s", w->id,
-                        rd_kafka_err2str(err));
-        w->txn_started_ms = now; /* reused as "last commit" */
+            mm__warn(w->engine, "worker %d: commit not sent (sent again next interval): %s",
+                     w->id, rd_kafka_err2str(err));
+        w->last_commit_ms = now;
     }
 }
 
-static void alo_release(mm_worker_t *w, mm_task_t *task) {
+static void alo_release(mm__worker_t *w, mm__task_t *task) {
     mm__worker_drain(w, task);
     commit_sync(w, task);
 }
 
-static void alo_finish(mm_worker_t *w) {
+static void alo_finish(mm__worker_t *w) {
     mm__worker_drain(w, NULL);
     commit_sync(w, NULL);
 }
 
-static bool alo_settled(const mm_worker_t *w) {
+static bool alo_settled(const mm__worker_t *w) {
     (void)w;
     return true; /* what is acknowledged is committed on the next interval */
 }
 
-const mm_delivery_ops_t mm__delivery_at_least_once = {
+const mm__delivery_ops_t mm__delivery_at_least_once = {
     .name = "at-least-once",
     .begin = alo_begin,
     .after_batch = alo_after_batch,

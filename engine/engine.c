@@ -1,0 +1,523 @@
+/*
+ * The engine's life cycle: configuration, start-up checks, threads, rules,
+ * the end of the run, and what it publishes (stats, partitions, latency).
+ *
+ * START-UP. A processor pointed at the wrong place must say so, not wait
+ * for ever: until a broker answers a metadata request (bounded by
+ * mm.startup.timeout.ms) nothing else starts, and the run fails naming the
+ * bootstrap servers. The answer also says which topics exist: a missing
+ * output or dead-letter topic fails the run (every output would be lost or
+ * stuck); a missing input topic fails an --exit-on-eof run (it would never
+ * reach an end) and is an error line and a gauge otherwise (it may be
+ * created later, and the group picks it up).
+ */
+#include "engine_int.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <time.h>
+
+/* -------------------------------------------------------------------- log */
+
+void mm__log(const mm_engine_t *e, int level, const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (e && e->hooks.log)
+        e->hooks.log(level, line, e->hooks.log_ctx);
+    else
+        fprintf(stderr, "micromoment: %s\n", line);
+}
+
+/* ------------------------------------------------------------------- misc */
+
+rd_kafka_t *mm__engine_consumer(const mm_engine_t *e) { return e->consumer; }
+const char *mm__engine_txn_prefix(const mm_engine_t *e) { return e->txn_prefix; }
+
+mm__worker_t *mm__engine_owner(mm_engine_t *e, const char *topic, int32_t partition) {
+    uint32_t h = 2166136261u;
+    for (const char *p = topic; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return e->workers[(h + (uint32_t)partition) % (uint32_t)e->n_workers];
+}
+
+void mm__engine_end(mm_engine_t *e, int code, const char *fmt, ...) {
+    atomic_store(&e->end_requested, true);
+    pthread_mutex_lock(&e->end_lock);
+    if (!*e->why || (code != 0 && e->exit_code == 0)) {
+        e->exit_code = code;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->why, sizeof(e->why), fmt, ap);
+        va_end(ap);
+    }
+    pthread_mutex_unlock(&e->end_lock);
+}
+
+static void mark_ended(mm_engine_t *e) {
+    pthread_mutex_lock(&e->end_lock);
+    e->ended = true;
+    pthread_cond_broadcast(&e->end_cond);
+    pthread_mutex_unlock(&e->end_lock);
+}
+
+/* ---------------------------------------------------------- partitions */
+
+mm__partition_t *mm__partition_add(mm_engine_t *e, const char *topic, int32_t partition) {
+    mm__partition_t *p = NULL;
+    pthread_mutex_lock(&e->parts_lock);
+    for (int i = 0; i < MM_PARTITIONS_MAX && !p; i++) {
+        if (e->parts[i].in_use)
+            continue;
+        p = &e->parts[i];
+        snprintf(p->topic, sizeof(p->topic), "%s", topic);
+        p->partition = partition;
+        atomic_store(&p->processed, -1);
+        atomic_store(&p->committed, -1);
+        atomic_store(&p->waiting, false);
+        p->in_use = true;
+    }
+    pthread_mutex_unlock(&e->parts_lock);
+    return p;
+}
+
+void mm__partition_remove(mm_engine_t *e, mm__partition_t *p) {
+    if (!p)
+        return;
+    pthread_mutex_lock(&e->parts_lock);
+    p->in_use = false;
+    pthread_mutex_unlock(&e->parts_lock);
+}
+
+/* ----------------------------------------------------------------- rules */
+
+void mm__engine_reap_rules(mm_engine_t *e) {
+    pthread_mutex_lock(&e->rules_lock);
+    mm__retired_rules_t **pp = &e->retired;
+    while (*pp) {
+        bool held = false;
+        for (int i = 0; i < e->n_workers && !held; i++)
+            held = atomic_load_explicit(&mm__worker_gauges(e->workers[i])->rules_generation,
+                                        memory_order_acquire) < (*pp)->generation &&
+                   !atomic_load(&e->workers[i]->exited);
+        if (held) {
+            pp = &(*pp)->next;
+            continue;
+        }
+        mm__retired_rules_t *r = *pp;
+        *pp = r->next;
+        mm_rules_destroy(r->rules);
+        free(r);
+    }
+    pthread_mutex_unlock(&e->rules_lock);
+}
+
+void mm_engine_set_rules(mm_engine_t *e, mm_rules_t *rules) {
+    mm__retired_rules_t *r = calloc(1, sizeof(*r));
+    pthread_mutex_lock(&e->rules_lock);
+    mm_rules_t *old = (mm_rules_t *)atomic_load(&e->rules);
+    atomic_store_explicit(&e->rules, rules, memory_order_release);
+    uint64_t gen =
+        atomic_fetch_add_explicit(&e->rules_generation, 1, memory_order_acq_rel) + 1;
+    if (r) {
+        r->rules = old;
+        r->generation = gen;
+        r->next = e->retired;
+        e->retired = r;
+    }
+    pthread_mutex_unlock(&e->rules_lock);
+    if (!r)
+        mm__warn(e, "out of memory: the replaced rules are kept until the end");
+    mm__engine_reap_rules(e);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+static int on_consumer_stats(rd_kafka_t *rk, char *json, size_t json_len, void *opaque) {
+    (void)rk;
+    mm_engine_t *e = opaque;
+    if (e->hooks.on_stats)
+        e->hooks.on_stats(json, json_len, e->hooks.stats_ctx);
+    return 0; /* librdkafka frees json */
+}
+
+static void instance_id(char *out, size_t size) {
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)getpid();
+    }
+    snprintf(out, size, "%016" PRIx64, r);
+}
+
+mm_engine_t *mm_engine_new(const mm_engine_conf_t *conf, const rd_kafka_conf_t *kafka,
+                           mm_rules_t *rules, const mm_engine_hooks_t *hooks, char *errstr,
+                           size_t errstr_size) {
+    mm_engine_t *e = calloc(1, sizeof(*e));
+    if (!e) {
+        snprintf(errstr, errstr_size, "out of memory");
+        mm_rules_destroy(rules);
+        return NULL;
+    }
+    e->conf = *conf;
+    if (hooks)
+        e->hooks = *hooks;
+    atomic_store(&e->rules, rules);
+    pthread_mutex_init(&e->rules_lock, NULL);
+    pthread_mutex_init(&e->parts_lock, NULL);
+    pthread_mutex_init(&e->end_lock, NULL);
+    pthread_cond_init(&e->end_cond, NULL);
+    e->kafka = rd_kafka_conf_dup(kafka);
+    char value[512];
+    size_t size = sizeof(value);
+    if (rd_kafka_conf_get(e->kafka, "bootstrap.servers", value, &size) == RD_KAFKA_CONF_OK)
+        snprintf(e->bootstrap, sizeof(e->bootstrap), "%s", value);
+    mm_kafka_conf_default(e->kafka, "group.id", "micromoment");
+    if (*conf->transactional_id) {
+        snprintf(e->txn_prefix, sizeof(e->txn_prefix), "%s", conf->transactional_id);
+    } else {
+        /* Unique per instance without configuration, so that instances of
+         * one group never fence each other; the group generation fences a
+         * zombie's offsets (see delivery_eos.c). */
+        char group[256] = "micromoment", id[20];
+        size = sizeof(group);
+        rd_kafka_conf_get(e->kafka, "group.id", group, &size);
+        instance_id(id, sizeof(id));
+        snprintf(e->txn_prefix, sizeof(e->txn_prefix), "micromoment-%s-%s", group, id);
+    }
+    e->n_workers = (int)conf->workers;
+    if (e->n_workers < 1 || e->n_workers > MM_ENGINE_WORKERS_MAX) {
+        snprintf(errstr, errstr_size, "mm.workers: %d is out of range", e->n_workers);
+        mm_engine_destroy(e);
+        return NULL;
+    }
+    return e;
+}
+
+static rd_kafka_t *consumer_new(mm_engine_t *e, char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(e->kafka);
+    char errbuf[256];
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, sizeof(errbuf));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errbuf, sizeof(errbuf));
+    /* A processor started on a new group reads what is there. */
+    mm_kafka_conf_default(conf, "auto.offset.reset", "earliest");
+    rd_kafka_conf_set_rebalance_cb(conf, mm__consume_rebalance);
+    if (e->hooks.on_stats) {
+        mm_kafka_conf_default(conf, "statistics.interval.ms", "10000");
+        rd_kafka_conf_set_stats_cb(conf, on_consumer_stats);
+    }
+    rd_kafka_conf_set_opaque(conf, e);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, errstr_size);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+static const rd_kafka_metadata_topic_t *find_topic(const rd_kafka_metadata_t *md,
+                                                   const char *name) {
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (strcmp(md->topics[i].topic, name) == 0 && !md->topics[i].err)
+            return &md->topics[i];
+    return NULL;
+}
+
+/* Waits for a broker's metadata, in steps so that a stop is heard. */
+static const rd_kafka_metadata_t *wait_for_broker(mm_engine_t *e) {
+    int64_t deadline = mm_now_ms() + e->conf.startup_timeout_ms;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TRANSPORT;
+    for (;;) {
+        const rd_kafka_metadata_t *md = NULL;
+        int64_t left = deadline - mm_now_ms();
+        int step = left > 1000 ? 1000 : left > 0 ? (int)left : 1;
+        err = rd_kafka_metadata(e->consumer, 1, NULL, &md, step);
+        if (!err)
+            return md;
+        if (atomic_load(&e->stop_requested) || mm_now_ms() >= deadline)
+            break;
+    }
+    const char *where = *e->bootstrap ? e->bootstrap : "(bootstrap.servers not set)";
+    if (atomic_load(&e->stop_requested))
+        mm__engine_end(e, 1, "stopped before a Kafka broker answered at %s: %s", where,
+                       rd_kafka_err2str(err));
+    else
+        mm__engine_end(e, 1,
+                       "no Kafka broker answered at %s within %" PRId64
+                       " ms (mm.startup.timeout.ms): %s",
+                       where, e->conf.startup_timeout_ms, rd_kafka_err2str(err));
+    return NULL;
+}
+
+/* The input's topic names, with or without partition lists. */
+static bool check_topics(mm_engine_t *e, const rd_kafka_metadata_t *md) {
+    const char *outputs[] = {e->conf.output_topic, e->conf.dlq_topic};
+    const char *roles[] = {"output topic", "dead-letter topic"};
+    for (int i = 0; i < 2; i++)
+        if (!find_topic(md, outputs[i])) {
+            mm__engine_end(e, 1, "the %s '%s' does not exist at %s: create it first", roles[i],
+                           outputs[i], e->bootstrap);
+            return false;
+        }
+    char buf[sizeof(e->conf.input_topics)];
+    snprintf(buf, sizeof(buf), "%s", e->conf.input_topics);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        if (colon)
+            *colon = '\0';
+        if (!*t || find_topic(md, t))
+            continue;
+        if (e->conf.exit_on_eof || e->named_partitions) {
+            mm__engine_end(e, 1, "the input topic '%s' does not exist at %s", t, e->bootstrap);
+            return false;
+        }
+        mm__error(e, "the input topic '%s' does not exist at %s; waiting for it", t,
+                  e->bootstrap);
+        atomic_fetch_add(&e->topics_missing, 1);
+    }
+    return true;
+}
+
+static rd_kafka_resp_err_t subscribe(rd_kafka_t *rk, const char *topics) {
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(4);
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", topics);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        if (*t)
+            rd_kafka_topic_partition_list_add(list, t, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
+/* TOPIC:N in mm.input.topics: these partitions for the life of the process,
+ * no group membership, no rebalances. Offsets are still committed to the
+ * group, so a restart resumes where the last run left off. */
+static bool assign_named(mm_engine_t *e, rd_kafka_topic_partition_list_t *parts,
+                         const rd_kafka_metadata_t *md) {
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        const rd_kafka_metadata_topic_t *t = find_topic(md, p->topic);
+        if (t && p->partition >= t->partition_cnt) {
+            mm__engine_end(e, 1,
+                           "mm.input.topics: %s has %d partitions, there is no partition %" PRId32,
+                           p->topic, t->partition_cnt, p->partition);
+            return false;
+        }
+    }
+    for (int i = 0; i < parts->cnt; i++)
+        mm__consume_assigned(e, parts->elems[i].topic, parts->elems[i].partition);
+    rd_kafka_resp_err_t err = rd_kafka_assign(e->consumer, parts);
+    if (err) {
+        mm__engine_end(e, 1, "assign the named input partitions: %s", rd_kafka_err2str(err));
+        return false;
+    }
+    mm__info(e, "assigned %d named partitions, without a group rebalance", parts->cnt);
+    return true;
+}
+
+bool mm_engine_start(mm_engine_t *e) {
+    char errstr[512];
+    rd_kafka_topic_partition_list_t *named = NULL;
+    const rd_kafka_metadata_t *md = NULL;
+    if (!mm_engine_input_partitions(e->conf.input_topics, &named, errstr, sizeof(errstr))) {
+        mm__engine_end(e, 1, "%s", errstr);
+        goto fail;
+    }
+    e->named_partitions = named != NULL;
+    if (!(e->consumer = consumer_new(e, errstr, sizeof(errstr)))) {
+        mm__engine_end(e, 1, "%s", errstr);
+        goto fail;
+    }
+    e->queue = rd_kafka_queue_get_consumer(e->consumer);
+    if (!(md = wait_for_broker(e)) || !check_topics(e, md))
+        goto fail;
+    for (int i = 0; i < e->n_workers; i++) {
+        e->workers[i] = mm__worker_new(i, e, errstr, sizeof(errstr));
+        if (!e->workers[i]) {
+            mm__engine_end(e, 1, "%s", errstr);
+            goto fail;
+        }
+    }
+    for (int i = 0; i < e->n_workers; i++)
+        if (!mm__worker_start(e->workers[i])) {
+            mm__engine_end(e, 1, "cannot start worker %d", i);
+            goto fail;
+        }
+    if (named) {
+        if (!assign_named(e, named, md))
+            goto fail;
+    } else {
+        rd_kafka_resp_err_t err = subscribe(e->consumer, e->conf.input_topics);
+        if (err) {
+            mm__engine_end(e, 1, "subscribe to %.200s: %s", e->conf.input_topics,
+                           rd_kafka_err2str(err));
+            goto fail;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    md = NULL;
+    if (named)
+        rd_kafka_topic_partition_list_destroy(named);
+    named = NULL;
+    mm__info(e, "consuming %s with %d workers (%s), producing %s (dead letters: %s)",
+             e->conf.input_topics, e->n_workers,
+             e->conf.delivery == MM_DELIVERY_EXACTLY_ONCE ? "exactly-once" : "at-least-once",
+             e->conf.output_topic, e->conf.dlq_topic);
+    if (pthread_create(&e->consumer_thread, NULL, mm__consume_main, e) != 0) {
+        mm__engine_end(e, 1, "cannot start the consumer thread");
+        goto fail;
+    }
+    e->consumer_started = true;
+    return true;
+fail:
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    if (named)
+        rd_kafka_topic_partition_list_destroy(named);
+    mm__consume_shutdown(e);
+    mark_ended(e);
+    return false;
+}
+
+void mm_engine_stop(mm_engine_t *e) {
+    atomic_store(&e->stop_requested, true);
+    if (e->queue)
+        rd_kafka_queue_yield(e->queue); /* the poll returns now, not at its timeout */
+}
+
+bool mm_engine_wait(mm_engine_t *e, int timeout_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (timeout_ms >= 0) {
+        ts.tv_sec += timeout_ms / 1000;
+        ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&e->end_lock);
+    while (!e->ended) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&e->end_cond, &e->end_lock);
+        else if (pthread_cond_timedwait(&e->end_cond, &e->end_lock, &ts) != 0)
+            break;
+    }
+    bool ended = e->ended;
+    pthread_mutex_unlock(&e->end_lock);
+    return ended; /* the consumer thread is joined by mm_engine_destroy */
+}
+
+void mm__engine_finished(mm_engine_t *e) { mark_ended(e); }
+
+int mm_engine_exit_code(mm_engine_t *e, char *why, size_t why_size) {
+    pthread_mutex_lock(&e->end_lock);
+    int code = e->exit_code;
+    if (why && why_size)
+        snprintf(why, why_size, "%s", e->why);
+    pthread_mutex_unlock(&e->end_lock);
+    return code;
+}
+
+void mm_engine_destroy(mm_engine_t *e) {
+    if (!e)
+        return;
+    if (e->consumer_started) {
+        mm_engine_stop(e);
+        pthread_join(e->consumer_thread, NULL);
+    }
+    for (int i = 0; i < e->n_workers; i++)
+        mm__worker_destroy(e->workers[i]);
+    if (e->queue)
+        rd_kafka_queue_destroy(e->queue);
+    if (e->consumer)
+        rd_kafka_destroy(e->consumer);
+    while (e->retired) {
+        mm__retired_rules_t *r = e->retired;
+        e->retired = r->next;
+        mm_rules_destroy(r->rules);
+        free(r);
+    }
+    mm_rules_destroy((mm_rules_t *)atomic_load(&e->rules));
+    if (e->kafka)
+        rd_kafka_conf_destroy(e->kafka);
+    pthread_mutex_destroy(&e->rules_lock);
+    pthread_mutex_destroy(&e->parts_lock);
+    pthread_mutex_destroy(&e->end_lock);
+    pthread_cond_destroy(&e->end_cond);
+    free(e);
+}
+
+/* ------------------------------------------------------------------ stats */
+
+void mm_engine_stats(mm_engine_t *e, mm_engine_stats_t *s) {
+    memset(s, 0, sizeof(*s));
+    s->n_workers = e->n_workers;
+    for (int i = 0; i < e->n_workers; i++) {
+        mm__worker_t *w = e->workers[i];
+        if (!w)
+            continue;
+        const mm__counters_t *c = mm__worker_counters(w);
+        s->records_in += MM_COUNTER_GET(c->records_in);
+        for (int t = 0; t < MM_MOMENT__COUNT; t++)
+            s->moments_out[t] += MM_COUNTER_GET(c->moments_out[t]);
+        for (int x = 0; x < MM_ERR__COUNT; x++)
+            s->dead_out[x] += MM_COUNTER_GET(c->dead_out[x]);
+        const mm__worker_gauges_t *g = mm__worker_gauges(w);
+        s->state_users += atomic_load_explicit(&g->state_users, memory_order_relaxed);
+        s->evicted_cap += atomic_load_explicit(&g->evicted_cap, memory_order_relaxed);
+        s->expired_ttl += atomic_load_explicit(&g->expired_ttl, memory_order_relaxed);
+        s->partitions_waiting += atomic_load_explicit(&g->tasks_waiting, memory_order_relaxed);
+        s->producer_queue[i] = mm__worker_outstanding(w);
+    }
+    pthread_mutex_lock(&e->parts_lock);
+    for (int i = 0; i < MM_PARTITIONS_MAX; i++)
+        s->partitions += e->parts[i].in_use;
+    pthread_mutex_unlock(&e->parts_lock);
+    s->input_topics_missing = atomic_load(&e->topics_missing);
+    s->rules_generation = (uint32_t)atomic_load(&e->rules_generation);
+}
+
+void mm_engine_partitions(mm_engine_t *e,
+                          void (*visit)(const mm_engine_partition_t *p, void *ctx),
+                          void *ctx) {
+    pthread_mutex_lock(&e->parts_lock);
+    for (int i = 0; i < MM_PARTITIONS_MAX; i++) {
+        const mm__partition_t *p = &e->parts[i];
+        if (!p->in_use)
+            continue;
+        int64_t low = -1, high = -1;
+        if (e->consumer &&
+            rd_kafka_get_watermark_offsets(e->consumer, p->topic, p->partition, &low, &high) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            high = -1;
+        mm_engine_partition_t out = {
+            .topic = p->topic,
+            .partition = p->partition,
+            .processed = atomic_load_explicit(&p->processed, memory_order_relaxed),
+            .committed = atomic_load_explicit(&p->committed, memory_order_relaxed),
+            .end = high,
+            .waiting = atomic_load_explicit(&p->waiting, memory_order_relaxed),
+        };
+        visit(&out, ctx);
+    }
+    pthread_mutex_unlock(&e->parts_lock);
+}
+
+void mm_engine_latency(mm_engine_t *e, mm_histogram_t *into) {
+    for (int i = 0; i < e->n_workers; i++)
+        if (e->workers[i])
+            mm_histogram_merge(into, mm__worker_latency(e->workers[i]));
+}
