@@ -13,15 +13,21 @@
 #               (producer -> broker -> consumer, the floor) and the kcat relay
 #   memory      resident bytes per tracked user (from classifier; alone it runs 1M users)
 #   alloc       jemalloc allocation counts, a run of N/2 vs N events -> allocations per event
-#   kafka       the e2e comparison on a real Apache Kafka (tests/kafka/kafka-broker.sh) with
-#               Kafka's ProducerPerformance / ConsumerPerformance as a reference
+#   kafka       on a real Apache Kafka (tests/kafka/kafka-broker.sh), 300k and 1M records:
+#               micromoment, the kcat relay and the Kafka Streams reference (bench/streams,
+#               built with Maven on first use), each with a fresh group and output topic,
+#               at-least-once and exactly-once, rounds alternating; Kafka's
+#               ProducerPerformance / ConsumerPerformance as a reference
 #   profile     perf record of one e2e run; top symbols into the results (needs linux-perf)
 #
 # Environment: QUICK=1 (a short smoke run), MM_BENCH_OUT (results dir, default
 # BUILD_DIR/bench-results; latest.json, latest.png, report.txt), MM_BENCH_EVENTS (e2e
 # events, default 1000000), MM_BENCH_ROUNDS (default 5), MM_BENCH_RUN_ARGS (extra `run`
 # flags), MM_BENCH_PEAK (records/s for latency when e2e is not run), MM_BENCH_LAT_SECONDS,
-# MM_BENCH_LAT_LINGER (linger.ms of every producer in the latency section, default 20).
+# MM_BENCH_LAT_LINGER (linger.ms of every producer in the latency section, default 20),
+# MM_BENCH_KAFKA_SIZES (records per kafka run, default "300000 1000000", QUICK "300000"),
+# MM_BENCH_KAFKA_ROUNDS (default 3, QUICK 1), MM_BENCH_STREAMS_ARGS (extra Kafka Streams
+# properties for the reference, "-X key=value ...").
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,17 +50,22 @@ if [[ $QUICK == 1 ]]; then
     CL_USERS=${MM_BENCH_CL_USERS:-10000,100000,1000000}
     N=${MM_BENCH_EVENTS:-200000}
     ROUNDS=${MM_BENCH_ROUNDS:-2}
-    KROUNDS=1
+    KROUNDS=${MM_BENCH_KAFKA_ROUNDS:-1}
+    KSIZES=${MM_BENCH_KAFKA_SIZES:-300000}
     LAT_S=${MM_BENCH_LAT_SECONDS:-3}
 else
     CL_EVENTS=${MM_BENCH_CL_EVENTS:-4000000}
     CL_USERS=${MM_BENCH_CL_USERS:-10000,100000,1000000,10000000}
     N=${MM_BENCH_EVENTS:-1000000}
     ROUNDS=${MM_BENCH_ROUNDS:-5}
-    KROUNDS=3
+    KROUNDS=${MM_BENCH_KAFKA_ROUNDS:-3}
+    KSIZES=${MM_BENCH_KAFKA_SIZES:-300000 1000000}
     LAT_S=${MM_BENCH_LAT_SECONDS:-10}
 fi
+read -r -a KSIZES <<<"$KSIZES"
 GEN_USERS=1000000 # distinct users in the e2e stream (Zipf 0.8)
+GEN_N=$N          # records generated once; every preload takes the first ones
+for s in "${KSIZES[@]}"; do ((s > GEN_N)) && GEN_N=$s; done
 PARTS=128         # the development broker keeps ~5 MB per partition: 1M x ~220 B needs >64
 # 32k users per partition: the stream's ~300k distinct users spread over 128 partitions never
 # reach it (no eviction); the default 200k per partition would preallocate 128 x 200k x 185 B
@@ -169,7 +180,7 @@ topic_end() { # BROKER TOPIC PARTS
 PRELOADED=""
 preload() { # BROKER TOPIC EVENTS  (keyed gen records, same seed every time)
     local t0 t1
-    [[ -s $WORK/events.tsv ]] || "$MM" gen --events "$N" --users "$GEN_USERS" --zipf 0.8 \
+    [[ -s $WORK/events.tsv ]] || "$MM" gen --events "$GEN_N" --users "$GEN_USERS" --zipf 0.8 \
         --seed 1 --keyed >"$WORK/events.tsv"
     t0=$(now)
     head -n "$3" "$WORK/events.tsv" | kcat -P -b "$1" -t "$2" -K$'\t' -X linger.ms=50 \
@@ -181,34 +192,49 @@ preload() { # BROKER TOPIC EVENTS  (keyed gen records, same seed every time)
     ((got == $3)) || die "$2 holds $got records, not $3 (the broker dropped some: more partitions?)"
 }
 
-# One `run --exit-on-eof`; prints a JSON object (report.py mmlog) on stdout.
-mm_round() { # BROKER GROUP IN OUT LOGNAME [ENV...] -- [extra run args]
-    local b=$1 g=$2 in=$3 out=$4 log="$WORK/$5.log" t0
-    shift 5
-    local envs=()
-    while (($#)) && [[ $1 != -- ]]; do envs+=("$1"); shift; done
-    (($#)) && shift
+# Runs CMD bounded by MM_BENCH_RUN_TIMEOUT (a run whose broker went away retries for ever
+# instead of exiting) under /usr/bin/time, its output into LOG; prints the run's JSON
+# (report.py mmlog: the summary line, the first assignment, the TIME line).
+timed_run() { # LOG CMD...
+    local log=$1 t0
+    shift
     t0=$(now)
-    # bounded: a run whose broker went away retries for ever instead of exiting
-    env "${envs[@]}" timeout -k 5 "${MM_BENCH_RUN_TIMEOUT:-300}" \
-        /usr/bin/time -f 'TIME %e %U %S %M' -o "$WORK/time.txt" "$MM" run -b "$b" -g "$g" -i "$in" -o "$out" --exit-on-eof \
-        -X mm.metrics.listen="127.0.0.1:$(free_port)" "${RUN_ARGS[@]}" "$@" >"$log" 2>&1 ||
-        { tail -5 "$log" >&2; broker_post_mortem "$b"; die "micromoment run failed (log above)"; }
+    timeout -k 5 "${MM_BENCH_RUN_TIMEOUT:-300}" /usr/bin/time -f 'TIME %e %U %S %M' \
+        -o "$WORK/time.txt" "$@" >"$log" 2>&1 || { tail -5 "$log" >&2; return 1; }
     cat "$WORK/time.txt" >>"$log"
     python3 "$SCRIPT_DIR/report.py" mmlog "$log" "$t0"
 }
 
-kcat_round() { # BROKER IN OUT PARTS
-    local t0 t1 before after
-    before=$(topic_end "$1" "$3" "$4")
-    t0=$(now)
-    kcat -C -b "$1" -t "$2" -o beginning -e -q -K$'\t' -f '%k\t%s\n' | kcat -P -b "$1" -t "$3" -K$'\t'
-    t1=$(now)
-    after=$(topic_end "$1" "$3" "$4")
-    printf '{"wall_s":%s,"records":%d}\n' "$(elapsed "$t0" "$t1")" "$((after - before))"
+# One `run --exit-on-eof`; prints a JSON object (report.py mmlog) on stdout.
+mm_round() { # BROKER GROUP IN OUT LOGNAME [ENV...] -- [extra run args]
+    local b=$1 g=$2 in=$3 out=$4 log="$WORK/$5.log"
+    shift 5
+    local envs=()
+    while (($#)) && [[ $1 != -- ]]; do envs+=("$1"); shift; done
+    (($#)) && shift
+    timed_run "$log" env "${envs[@]}" "$MM" run -b "$b" -g "$g" -i "$in" -o "$out" --exit-on-eof \
+        -X mm.metrics.listen="127.0.0.1:$(free_port)" "${RUN_ARGS[@]}" "$@" ||
+        { broker_post_mortem "$b"; die "micromoment run failed (log above)"; }
 }
 
-# e2e / kafka rounds: alternate micromoment and the kcat relay on one broker.
+# The kcat relay: consumer and producer in one pipeline under /usr/bin/time (the shell's
+# rusage holds both kcat processes). With GROUP it reads as a member of a fresh group (-G,
+# which commits its offsets on exit), else it is assigned the partitions (-C).
+kcat_round() { # BROKER IN OUT PARTS [GROUP]
+    local before after src=(-C -o beginning -t)
+    [[ -n ${5:-} ]] && src=(-G "$5" -X auto.offset.reset=earliest)
+    before=$(topic_end "$1" "$3" "$4")
+    # shellcheck disable=SC2016 # the inner shell expands its own arguments
+    /usr/bin/time -f 'TIME %e %U %S %M' -o "$WORK/time.txt" bash -c 'set -o pipefail
+        b=$1 in=$2 out=$3 tab=$4
+        shift 4
+        kcat -b "$b" "$@" "$in" -e -q -K"$tab" -f "%k\t%s\n" | kcat -P -b "$b" -t "$out" -K"$tab"' \
+        _ "$1" "$2" "$3" $'\t' "${src[@]}" || die "the kcat relay failed"
+    after=$(topic_end "$1" "$3" "$4")
+    python3 "$SCRIPT_DIR/report.py" timed "$WORK/time.txt" "$((after - before))"
+}
+
+# e2e rounds: alternate micromoment and the kcat relay on one broker.
 # micromoment reads the input's partitions by name (-i events:0-N), as kcat -C assigns them:
 # neither waits for a consumer group to form (the development broker holds a first join for
 # 3 s). One more run with the group is measured apart (e2e_group.json).
@@ -372,8 +398,104 @@ if want latency; then
     latency_section dev "" "$peak" "$OUT/latency.jsonl"
 fi
 
+# ------------------------------------------------------------------ Kafka Streams reference
+
+# bench/streams: the same job written with Kafka Streams (see its pom.xml). Maven builds it
+# into BUILD/bench-streams on first use and again whenever its sources change (a stamp holds
+# their hash); the jars come from Maven Central through ~/.m2 (or MM_M2_REPO), as the test
+# broker's do. Sets STREAMS_CP; returns 1 with STREAMS_WHY set when it cannot be built.
+STREAMS_SRC="$SCRIPT_DIR/streams"
+STREAMS_DIR="$BUILD/bench-streams"
+STREAMS_CP=""
+STREAMS_WHY=""
+streams_build() {
+    local hash mvn_args
+    command -v mvn >/dev/null || { STREAMS_WHY="no mvn on PATH"; return 1; }
+    command -v javac >/dev/null || { STREAMS_WHY="no javac on PATH (a JDK 17+)"; return 1; }
+    hash=$(cd "$STREAMS_SRC" && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum)
+    hash=${hash%% *}
+    if [[ ! -f $STREAMS_DIR/.stamp || $(cat "$STREAMS_DIR/.stamp") != "$hash" ]]; then
+        say "  building the Kafka Streams reference (bench/streams, Maven) into $STREAMS_DIR ..."
+        rm -rf "$STREAMS_DIR"
+        mvn_args=(-q -B -f "$STREAMS_SRC/pom.xml" package -Dmm.streams.dir="$STREAMS_DIR")
+        [[ -n ${MM_M2_REPO:-} ]] && mvn_args+=(-Dmaven.repo.local="$MM_M2_REPO")
+        if ! mvn "${mvn_args[@]}" >"$WORK/streams-build.log" 2>&1 </dev/null; then
+            tail -5 "$WORK/streams-build.log" >&2
+            STREAMS_WHY="mvn failed to build bench/streams (log: $OUT/logs/streams-build.log)"
+            return 1
+        fi
+        echo "$hash" >"$STREAMS_DIR/.stamp"
+    fi
+    STREAMS_CP="$STREAMS_DIR/mm-streams-bench.jar:$STREAMS_DIR/lib/*"
+    # the reference's keyword matcher on known queries: a broken loader would make it cheap
+    streams_tool selfcheck "$LEX" 2>"$WORK/streams-selfcheck.log" ||
+        { cat "$WORK/streams-selfcheck.log" >&2; STREAMS_WHY="its selfcheck failed"; return 1; }
+}
+streams_tool() { java -Xmx512m -cp "$STREAMS_CP" dev.micromoment.bench.MomentsApp "$@"; }
+
+# One run of the reference, like mm_round: prints a JSON object (report.py mmlog) on stdout.
+streams_round() { # BROKER GROUP IN OUT LOGNAME [-X KEY=VALUE]...
+    local b=$1 g=$2 in=$3 out=$4 log="$WORK/$5.log" extra=()
+    shift 5
+    read -r -a extra <<<"${MM_BENCH_STREAMS_ARGS:-}"
+    timed_run "$log" java -cp "$STREAMS_CP" dev.micromoment.bench.MomentsApp run "$b" "$g" "$in" \
+        "$out" "$LEX" "$@" "${extra[@]}" || die "the Kafka Streams reference failed (log above)"
+}
+
+# Real Kafka: per size, rounds alternating the systems over the same preloaded input, each run
+# with a fresh group (every system here is a group member: Kafka Streams and exactly-once
+# need one) and a fresh output topic. After each run, untimed, `verify` checks that the
+# group's committed offsets are the input's ends and that a read_committed reader finds
+# every record the system said it produced.
+kafka_rounds() { # BROKER SIZE ROUNDS FRAGMENT
+    local b=$1 size=$2 rounds=$3 frag=$4 in="events-$2" r sys tool mode name j out g want
+    local mm_eos st_eos
+    local systems=(micromoment:alos kcat:alos)
+    [[ -n $STREAMS_CP ]] && systems+=(streams:alos)
+    systems+=(micromoment:eos)
+    [[ -n $STREAMS_CP ]] && systems+=(streams:eos)
+    for ((r = 1; r <= rounds; r++)); do
+        for sys in "${systems[@]}"; do
+            tool=${sys%:*} mode=${sys#*:}
+            name="k$size-$r-$tool-$mode"
+            out="out-$name" g="bench-$name-$$"
+            mm_eos=() st_eos=()
+            [[ $mode == eos ]] && mm_eos=(-- -X mm.delivery=exactly-once) &&
+                st_eos=(-X processing.guarantee=exactly_once_v2)
+            case $tool in
+            micromoment) j=$(mm_round "$b" "$g" "$in" "$out" "$name" "${mm_eos[@]}") ;;
+            kcat) j=$(kcat_round "$b" "$in" "$out" 32 "$g") ;;
+            streams) j=$(streams_round "$b" "$g" "$in" "$out" "$name" "${st_eos[@]}") ;;
+            esac
+            printf '{"size":%d,"mode":"%s","round":%d,"tool":"%s",%s\n' "$size" "$mode" "$r" \
+                "$tool" "${j#\{}" >>"$frag"
+            say "  [$(printf %-7s "$size") $mode] round $r/$rounds $(printf %-12s "$tool") $(python3 "$SCRIPT_DIR/report.py" brief "$j")"
+            want=$(python3 "$SCRIPT_DIR/report.py" expect "$j" "$size") || die "$tool ($mode): $want"
+            if [[ -n $STREAMS_CP ]]; then
+                streams_tool verify "$b" "$g" "$in" "$out" "$want" 2>"$WORK/verify.log" ||
+                    { cat "$WORK/verify.log" >&2; die "$tool ($mode) did not do what it said (above)"; }
+            fi
+        done
+    done
+}
+
+# Creates topics on real Kafka: one JVM for all of them with the reference's helper, else one
+# TopicCommand each.
+kafka_topics() { # PARTITIONS TOPIC...
+    local parts=$1 t
+    shift
+    if [[ -n $STREAMS_CP ]]; then
+        streams_tool topics "$KADDR" "$parts" "$@" || die "could not create topics on Kafka"
+        return
+    fi
+    for t in "$@"; do
+        "$K" tool "$KSTATE" TopicCommand --bootstrap-server "$KADDR" --create --if-not-exists \
+            --topic "$t" --partitions "$parts" --replication-factor 1 >/dev/null 2>&1 || true
+    done
+}
+
 if want kafka; then
-    step "real Apache Kafka (tests/kafka/kafka-broker.sh)"
+    step "real Apache Kafka (tests/kafka/kafka-broker.sh): ${KSIZES[*]} records, $KROUNDS rounds alternating"
     K="$REPO/tests/kafka/kafka-broker.sh"
     rc=0
     kout=$(MM_KAFKA_PARENT_PID=$$ MM_KAFKA_PROPS="num.partitions=32" "$K" start "$BUILD/kafka" \
@@ -386,20 +508,35 @@ if want kafka; then
         KADDR=$(sed -n 1p <<<"$kout")
         KSTATE=$(sed -n 2p <<<"$kout")
         say "  Kafka at $KADDR (32 partitions per topic)"
-        for t in events micro-moments relay micro-moments.dlq lat-events lat-moments lat-relay lat-hop; do
-            "$K" tool "$KSTATE" TopicCommand --bootstrap-server "$KADDR" --create --if-not-exists \
-                --topic "$t" --partitions 32 --replication-factor 1 >/dev/null 2>&1 || true
+        streams_build || say "  the Kafka Streams reference is NOT run: $STREAMS_WHY"
+        topics=(micro-moments.dlq lat-events lat-moments lat-relay lat-hop)
+        for size in "${KSIZES[@]}"; do
+            topics+=("events-$size")
+            for ((r = 1; r <= KROUNDS; r++)); do
+                for t in micromoment-alos kcat-alos streams-alos micromoment-eos streams-eos; do
+                    topics+=("out-k$size-$r-$t")
+                done
+            done
         done
-        preload "$KADDR" events "$N"
-        compare_rounds "$KADDR" "$KROUNDS" "$OUT/kafka.jsonl" kafka 32
-        say "  Kafka's ProducerPerformance ($N x 220 B, acks=1) ..."
-        "$K" tool "$KSTATE" ProducerPerformance --topic perf --num-records "$N" --record-size 220 \
+        kafka_topics 32 "${topics[@]}"
+        # Kafka creates its offsets and transaction topics (50 partitions each) on first use:
+        # once here, so that no timed run pays for it
+        [[ -n $STREAMS_CP ]] && { streams_tool warmup "$KADDR" 2>"$WORK/warmup.log" ||
+            { cat "$WORK/warmup.log" >&2; die "warm-up on Kafka failed"; }; }
+        for size in "${KSIZES[@]}"; do
+            preload "$KADDR" "events-$size" "$size"
+            kafka_rounds "$KADDR" "$size" "$KROUNDS" "$OUT/kafka.jsonl"
+        done
+        big=${KSIZES[-1]}
+        say "  Kafka's ProducerPerformance ($big x 220 B, acks=1) ..."
+        "$K" tool "$KSTATE" ProducerPerformance --topic perf --num-records "$big" --record-size 220 \
             --throughput -1 --producer-props bootstrap.servers="$KADDR" acks=1 \
             >"$WORK/pperf.txt" 2>&1 || true
-        say "  Kafka's ConsumerPerformance ($N records of events) ..."
-        "$K" tool "$KSTATE" ConsumerPerformance --bootstrap-server "$KADDR" --topic events \
-            --messages "$N" --timeout 60000 >"$WORK/cperf.txt" 2>&1 || true
-        python3 "$SCRIPT_DIR/report.py" kafkaperf "$WORK/pperf.txt" "$WORK/cperf.txt" >"$OUT/kafka.json"
+        say "  Kafka's ConsumerPerformance ($big records of events-$big) ..."
+        "$K" tool "$KSTATE" ConsumerPerformance --bootstrap-server "$KADDR" --topic "events-$big" \
+            --messages "$big" --timeout 60000 >"$WORK/cperf.txt" 2>&1 || true
+        python3 "$SCRIPT_DIR/report.py" kafkaperf "$WORK/pperf.txt" "$WORK/cperf.txt" \
+            "$STREAMS_WHY" >"$OUT/kafka.json"
         python3 "$SCRIPT_DIR/report.py" brief-kafka "$OUT/kafka.json"
         if want latency; then
             kpeak=$(python3 "$SCRIPT_DIR/report.py" peak "$OUT/kafka.jsonl")
