@@ -32,7 +32,7 @@ if [ "${MM_DEPS_BENCH:-0}" = 1 ]; then
   packages+=(
     gnuplot-nox time          # the bench's chart and per-run resource use
     linux-perf                # the bench's optional profile section
-    default-jre-headless maven  # the bench's real-Kafka section
+    default-jdk-headless maven  # the bench's real-Kafka section; javac for bench/streams
   )
 fi
 
