@@ -626,7 +626,7 @@ def chart(outdir, e2e_rows, ksum, lat):
         gp += ["unset style", "set style data linespoints", "set logscale xy", "set xtics norotate",
                "set yrange [*:*]",
                'set title "latency: send -> arrival (ms) by percentile"',
-               'set xlabel "percentile"', 'set ylabel "ms"', 'set key outside right font ",8"',
+               'set xlabel "percentile"', 'set ylabel "ms"', 'set key outside right vertical font ",8"',
                'set xtics ("50" 2, "90" 10, "99" 100, "99.9" 1000, "99.99" 10000)',
                "plot " + ", ".join('"%s" using 1:2 title "%s"' % s for s in series)]
     else:

@@ -15,6 +15,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -362,9 +363,9 @@ public final class MomentsApp {
     static Map<TopicPartition, Long> offsets(Admin admin, String topic, OffsetSpec spec)
         throws ExecutionException, InterruptedException {
         var desc = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
-        Map<TopicPartition, OffsetSpec> q = new java.util.HashMap<>();
+        Map<TopicPartition, OffsetSpec> q = new HashMap<>();
         desc.partitions().forEach(pi -> q.put(new TopicPartition(topic, pi.partition()), spec));
-        Map<TopicPartition, Long> out = new java.util.HashMap<>();
+        Map<TopicPartition, Long> out = new HashMap<>();
         admin.listOffsets(q).all().get().forEach((tp, r) -> out.put(tp, r.offset()));
         return out;
     }
