@@ -527,7 +527,7 @@ if want kafka; then
             preload "$KADDR" "events-$size" "$size"
             kafka_rounds "$KADDR" "$size" "$KROUNDS" "$OUT/kafka.jsonl"
         done
-        big=${KSIZES[-1]}
+        big=$(printf "%s\n" "${KSIZES[@]}" | sort -n | tail -n1)
         say "  Kafka's ProducerPerformance ($big x 220 B, acks=1) ..."
         "$K" tool "$KSTATE" ProducerPerformance --topic perf --num-records "$big" --record-size 220 \
             --throughput -1 --producer-props bootstrap.servers="$KADDR" acks=1 \
