@@ -82,6 +82,8 @@ static bool commit(mm__worker_t *w) {
         abort_and_rewind(w, "an output of the transaction was refused");
         return false;
     }
+    if (mm__proc_failed(w->proc, NULL))
+        return false; /* an output cannot be written at all: nothing to commit */
     mm_txn_offset_t offsets[MM_TASKS_MAX];
     size_t n = 0;
     for (mm__task_t *t = mm__task_next(w->proc, NULL); t; t = mm__task_next(w->proc, t))

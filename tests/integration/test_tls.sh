@@ -30,6 +30,7 @@ ssl.keystore.password=changeit
 ssl.key.password=changeit"
 start_own_kafka
 unset MM_KAFKA_PROPS
+create_topics "$T_EVENTS:2" "$T_MOMENTS:2" "$T_DLQ:1" # over the plaintext listener
 TLS="127.0.0.1:$TLS_PORT"
 log "SASL_SSL listener at $TLS (plaintext at $BOOTSTRAP)"
 
