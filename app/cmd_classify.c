@@ -51,6 +51,7 @@ static int classify_stream(mm_config_t *cfg, bool explain) {
     size_t line_cap = 0;
     if (!rules)
         goto fail;
+    cfg->engine.lateness_ms = cfg->rules.allowed_lateness_ms; /* as `run` has it */
     off = mm_offline_new(&cfg->engine, rules, stdout, stderr, errstr, sizeof(errstr));
     if (!off)
         goto fail;

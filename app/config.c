@@ -44,6 +44,51 @@ static const mm_conf_key_t conf_keys[] = {
      "offsets are still committed to the group; at-least-once only)."},
     {"mm.output.topic", MM_CT_STR, F(engine.output_topic), 0, 0, NULL, "micro-moments",
      "Topic the moments are written to (-o), keyed by user_id."},
+    {"mm.output.routing", MM_CT_ENUM, F(engine.routing), 0, 0, "single|per-type", "single",
+     "single: every moment to mm.output.topic. per-type: each to its type's topic "
+     "(mm.output.topic.know, .go, .do, .buy), which must exist."},
+    {"mm.output.topic.know", MM_CT_STR, F(engine.type_topics[0]), 0, 0, NULL, "",
+     "per-type routing: the know moments' topic; empty: <mm.output.topic>.know."},
+    {"mm.output.topic.go", MM_CT_STR, F(engine.type_topics[1]), 0, 0, NULL, "",
+     "per-type routing: the go moments' topic; empty: <mm.output.topic>.go."},
+    {"mm.output.topic.do", MM_CT_STR, F(engine.type_topics[2]), 0, 0, NULL, "",
+     "per-type routing: the do moments' topic; empty: <mm.output.topic>.do."},
+    {"mm.output.topic.buy", MM_CT_STR, F(engine.type_topics[3]), 0, 0, NULL, "",
+     "per-type routing: the buy moments' topic; empty: <mm.output.topic>.buy."},
+    {"mm.profiles", MM_CT_ENUM, F(engine.profiles), 0, 0, "auto|on|off", "auto",
+     "User profiles: each changed user's profile to mm.profiles.topic (compacted, key "
+     "user_id) at every commit, and GET /users/{id} on mm.metrics.listen. auto: on "
+     "when the topic exists at start."},
+    {"mm.profiles.topic", MM_CT_STR, F(engine.profiles_topic), 0, 0, NULL,
+     "micro-moments.profiles", "Topic of the user profiles (make it compacted)."},
+    {"mm.profiles.window.ms", MM_CT_I64, F(engine.profile_window_ms), 60000, MS_MAX, NULL,
+     "86400000", "A profile counts each type's moments over a window this long (event time)."},
+    {"mm.conversions", MM_CT_ENUM, F(engine.conversions), 0, 0, "auto|on|off", "auto",
+     "Conversions (mm.conversion.types) to mm.conversions.topic with the moments they are "
+     "attributed to. auto: on when the topic exists at start."},
+    {"mm.conversions.topic", MM_CT_STR, F(engine.conversions_topic), 0, 0, NULL,
+     "micro-moments.conversions", "Topic of the attributed conversions, keyed by user_id."},
+    {"mm.conversion.types", MM_CT_STR, F(engine.conversion_types), 0, 0, NULL,
+     "add_to_cart,purchase", "Event types that are conversions, comma-separated."},
+    {"mm.attribution.window.ms", MM_CT_I64, F(engine.attribution_window_ms), 1000, MS_MAX, NULL,
+     "1800000", "A conversion is attributed to the user's moments this long before it."},
+    {"mm.attribution.max", MM_CT_U32, F(engine.attribution_max), 1, 4, NULL, "4",
+     "At most this many moments per conversion: the latest of each type, newest first."},
+    {"mm.late.topic", MM_CT_STR, F(engine.late_topic), 0, 0, NULL, "",
+     "Late events (behind their partition's newest event time by more than "
+     "mm.lateness.ms) are flagged on their moments and counted; this topic, when set, "
+     "also gets a copy of each (key and value unchanged)."},
+    {"mm.state.changelog", MM_CT_ENUM, F(engine.changelog), 0, 0, "auto|on|off", "auto",
+     "Per-user state survives restarts and rebalances: changed users' state is written "
+     "to mm.state.changelog.topic at every commit and restored from it when a partition "
+     "is assigned. auto: on when the topic exists at start with enough partitions."},
+    {"mm.state.changelog.topic", MM_CT_STR, F(engine.changelog_topic), 0, 0, NULL,
+     "micro-moments.state",
+     "The state changelog: compacted, at least as many partitions as every input topic."},
+    {"mm.input.partitioner", MM_CT_ENUM, F(engine.partitioner), 0, 0, "consistent|murmur2",
+     "consistent",
+     "How the input's producers partition by key (librdkafka's default, or the Java "
+     "client's): GET /users/{id} names the partition that owns a user."},
     {"mm.dlq.topic", MM_CT_STR, F(engine.dlq_topic), 0, 0, NULL, "micro-moments.dlq",
      "Dead-letter topic: bad records, unchanged, with headers naming the error."},
     {"mm.lexicon.dir", MM_CT_STR, F(lexicon_dir), 0, 0, NULL, "",
@@ -454,6 +499,18 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         snprintf(errstr, errstr_size,
                  "mm.output.schema.id: required when mm.output.format=avro");
         return MM_CONF_INVALID;
+    }
+    cfg->engine.lateness_ms = cfg->rules.allowed_lateness_ms;
+    for (const char *p = cfg->engine.conversion_types; *p;) {
+        size_t len = strcspn(p, ",");
+        mm_event_type_t type;
+        if (len && !mm_event_type_parse(p, len, &type)) {
+            snprintf(errstr, errstr_size, "mm.conversion.types: '%.*s' is not an event type",
+                     (int)len, p);
+            return MM_CONF_INVALID;
+        }
+        p += len;
+        p += *p == ',';
     }
     return align_record_bounds(cfg, errstr, errstr_size);
 }

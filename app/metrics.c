@@ -33,6 +33,9 @@ struct mm_metrics_s {
     atomic_bool ready;
     mm_metrics_collect_fn *collect;
     void *ctx;
+    const char *route_prefix;
+    mm_metrics_route_fn *route;
+    void *route_ctx;
 };
 
 /* ---- writer ------------------------------------------------------------ */
@@ -375,6 +378,28 @@ static enum MHD_Result serve_metrics(mm_metrics_t *m, struct MHD_Connection *con
     return reply(conn, MHD_HTTP_OK, text, len, MHD_RESPMEM_MUST_FREE, CONTENT_TYPE);
 }
 
+#define ROUTE_BODY_MAX 65536
+
+static enum MHD_Result serve_route(mm_metrics_t *m, struct MHD_Connection *conn,
+                                   const char *rest) {
+    char *body = malloc(ROUTE_BODY_MAX);
+    if (!body)
+        return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory\n");
+    size_t len = 0;
+    int status = m->route(rest, body, ROUTE_BODY_MAX, &len, m->route_ctx);
+    return reply(conn, (unsigned)status, body, len, MHD_RESPMEM_MUST_FREE,
+                 "application/json");
+}
+
+void mm_metrics_route(mm_metrics_t *m, const char *prefix, mm_metrics_route_fn *fn,
+                      void *ctx) {
+    if (!m)
+        return;
+    m->route_prefix = prefix;
+    m->route_ctx = ctx;
+    m->route = fn;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -396,6 +421,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return ready ? reply_text(conn, MHD_HTTP_OK, "ready\n")
                      : reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "not ready\n");
     }
+    if (m->route && strncmp(url, m->route_prefix, strlen(m->route_prefix)) == 0)
+        return serve_route(m, conn, url + strlen(m->route_prefix));
     if (strcmp(url, "/") == 0)
         return reply_text(conn, MHD_HTTP_OK, "micromoment: /metrics /healthz /readyz\n");
     return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");

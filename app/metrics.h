@@ -80,6 +80,18 @@ void mm_metrics_stop(mm_metrics_t *m);
 uint16_t mm_metrics_port(const mm_metrics_t *m);
 
 /**
+ * Answers GET {prefix}{rest}: writes a JSON body into @p buf and returns the
+ * HTTP status. Runs on the HTTP thread.
+ */
+typedef int mm_metrics_route_fn(const char *rest, char *buf, size_t cap, size_t *len,
+                                void *ctx);
+
+/** @brief Serve paths under @p prefix (a literal, e.g. "/users/") with @p fn
+ * (one route; set before requests arrive). NULL @p m is fine. */
+void mm_metrics_route(mm_metrics_t *m, const char *prefix, mm_metrics_route_fn *fn,
+                      void *ctx);
+
+/**
  * @brief What /readyz answers: true 200, false 503 (the start value).
  * @locality any thread (an atomic store); NULL is fine.
  */

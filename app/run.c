@@ -128,6 +128,12 @@ static void log_summary(mm_run_t *run) {
             mm_log_info("dead letters %s: %" PRIu64, mm_err_name((mm_err_t)e), st.dead_out[e]);
 }
 
+/* GET /users/{id}: the profile, from the worker that owns the user. */
+static int users_route(const char *rest, char *buf, size_t cap, size_t *len, void *ctx) {
+    mm_run_t *run = ctx;
+    return mm_engine_user(run->engine, (mm_str_t){rest, strlen(rest)}, buf, cap, len, 500);
+}
+
 /* ------------------------------------------------------------------- run */
 
 void mm_run_stop(mm_run_t *run) { mm_engine_stop(run->engine); }
@@ -171,6 +177,7 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
     if (!run->metrics) /* e.g. a second instance on this host */
         mm_log_warn("%s; running without the metrics endpoint (set mm.metrics.listen)",
                     errstr);
+    mm_metrics_route(run->metrics, "/users/", users_route, run);
     if (pthread_create(&run->signal_thread, NULL, signal_main, run) == 0)
         signals_started = true;
     if (mm_engine_start(run->engine)) {

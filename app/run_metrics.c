@@ -50,6 +50,27 @@ static void state(mm_metrics_writer_t *w, mm_run_t *run, const mm_engine_stats_t
     mm_metrics_gauge(w, "mm_partitions_waiting",
                      "Input partitions parked on the schema registry.", NULL,
                      (double)st->partitions_waiting);
+    mm_metrics_counter(w, "mm_late_events_total",
+                       "Events behind their partition's newest event time by more than "
+                       "mm.lateness.ms.", NULL, (double)st->late_events);
+    for (int t = 0; t < MM_MOMENT__COUNT; t++)
+        mm_metrics_counter(w, "mm_conversions_total",
+                           "Conversions, by the type of each moment they are attributed to.",
+                           MM_LABELS("moment", mm_moment_type_name((mm_moment_type_t)t)),
+                           (double)st->conversions_attributed[t]);
+    mm_metrics_counter(w, "mm_conversions_events_total", "Conversion events seen.", NULL,
+                       (double)st->conversions);
+    mm_metrics_counter(w, "mm_profiles_out_total", "Profile updates written.", NULL,
+                       (double)st->profiles_out);
+    mm_metrics_counter(w, "mm_state_snapshots_total", "User state snapshots written.", NULL,
+                       (double)st->snapshots_out);
+    mm_metrics_counter(w, "mm_checkpoints_total", "Checkpoints (profiles, snapshots, commit).",
+                       NULL, (double)st->checkpoints);
+    mm_metrics_counter(w, "mm_state_restored_users_total",
+                       "Users restored from the changelog.", NULL, (double)st->restored_users);
+    mm_metrics_counter(w, "mm_state_restore_seconds_total",
+                       "Time spent restoring state from the changelog.", NULL,
+                       (double)st->restore_ms / 1000.0);
     mm_metrics_gauge(w, "mm_input_topics_missing",
                      "Input topics subscribed to that do not exist.", NULL,
                      (double)st->input_topics_missing);

@@ -93,6 +93,9 @@ typedef struct mm_event_s {
     int32_t tz_offset_min;
     bool has_ts, has_geo, has_page_load_ms, has_tz_offset;
     int8_t in_store; /* -1 absent, 0 false, 1 true */
+    double value;     /* has_value: a conversion's amount */
+    mm_str_t currency; /* ISO 4217 code, may be absent */
+    bool has_value;
     mm_source_t source;
 } mm_event_t;
 
@@ -156,6 +159,8 @@ typedef struct mm_moment_s {
     mm_journey_stage_t stage;
     int8_t local_hour;         /* 0..23, -1 unknown */
     uint8_t ordinal;           /* index among the moments of one event */
+    bool late;                 /* the event came behind its partition's */
+    int64_t lateness_ms;       /* watermark by more than the allowed lateness */
     const mm_event_t *event;   /* borrowed: the event that triggered it */
     uint32_t n_signals;
     mm_signal_t signals[MM_SIGNALS_MAX];
@@ -210,6 +215,9 @@ typedef struct mm_state_conf_s {
     uint32_t max_users; /* hard cap: the oldest user is evicted past it */
     int64_t ttl_ms;     /* a user idle this long (event time) is dropped */
     uint64_t seed;      /* hash seed for user ids */
+    bool profiles;      /* keep each user's profile (mm_profile_*): 80 more
+                           bytes per user */
+    int64_t profile_window_ms; /* the profile's moment counts cover this */
 } mm_state_conf_t;
 
 void mm_state_conf_defaults(mm_state_conf_t *conf);
@@ -242,6 +250,98 @@ void mm_state_stats(const mm_state_t *state, mm_state_stats_t *stats);
  * @locality the thread that owns @p state.
  */
 void mm_state_prefetch(mm_state_t *state, mm_str_t user_id);
+
+/* ------------------------------------------------------------ persistence */
+
+/* A user's state as bytes, for a changelog that restores it elsewhere (the
+ * record is versioned: a record of another version or size is refused). */
+#define MM_STATE_EXPORT_MAX 512
+
+/**
+ * @brief Write @p user_id's state into @p buf.
+ * @returns bytes written; 0 when the user is not tracked (evicted or expired:
+ *          the changelog should forget it) or @p cap is too small.
+ * @locality the thread that owns @p state.
+ */
+size_t mm_state_export(const mm_state_t *state, mm_str_t user_id, char *buf, size_t cap);
+
+/**
+ * @brief Track @p user_id with the state @p buf holds (mm_state_export's
+ * bytes), replacing what the table had for it. @returns false (nothing
+ * changed) for bytes of another version or size.
+ */
+bool mm_state_import(mm_state_t *state, mm_str_t user_id, const char *buf, size_t len);
+
+/** @brief Stop tracking @p user_id (a changelog tombstone). */
+void mm_state_forget(mm_state_t *state, mm_str_t user_id);
+
+/**
+ * @brief Note that @p user_id's state changed since it was last written out.
+ * @returns true when it was clean (so the caller lists it once per round);
+ *          false when already marked or not tracked.
+ */
+bool mm_state_mark_dirty(mm_state_t *state, mm_str_t user_id);
+/** @brief Clear the mark (after the state was written out). */
+void mm_state_clear_dirty(mm_state_t *state, mm_str_t user_id);
+
+/* --------------------------------------------------------------- profiles */
+
+/** The user's latest moment of one type: its source record and time. */
+typedef struct mm_profile_moment_s {
+    bool present;
+    int64_t offset;  /* the triggering record's offset in its partition */
+    uint8_t ordinal; /* which moment of that record */
+    int64_t ts;      /* event time */
+} mm_profile_moment_t;
+
+/**
+ * What a personalization service wants to know of a user now: the latest
+ * moment of each type, moments per type in the current profile window, the
+ * journey stage, the last conversion (mm_state_conf_t.profiles).
+ */
+typedef struct mm_profile_s {
+    mm_profile_moment_t last[MM_MOMENT__COUNT];
+    uint32_t counts[MM_MOMENT__COUNT];
+    int64_t counts_since; /* start of the counting window, event time */
+    bool has_stage;
+    mm_journey_stage_t stage;
+    bool has_conversion;
+    mm_event_type_t conversion_type;
+    int64_t conversion_ts;
+    bool has_value;
+    double conversion_value;
+    char currency[4]; /* "" when none */
+    uint32_t n_events;
+    int64_t last_ts;
+} mm_profile_t;
+
+/** One moment a conversion is attributed to. */
+typedef struct mm_attribution_s {
+    mm_moment_type_t type;
+    int64_t offset;
+    uint8_t ordinal;
+    int64_t age_ms; /* from the moment to the conversion, event time */
+} mm_attribution_t;
+
+/**
+ * @brief The moments @p ev (a conversion) is attributed to: the user's latest
+ * moment of each type within @p window_ms before it, newest first, at most
+ * @p max. Call before mm_profile_record for the same event.
+ * @returns how many were written into @p out.
+ */
+size_t mm_profile_attribute(const mm_state_t *state, const mm_event_t *ev,
+                            int64_t window_ms, mm_attribution_t *out, size_t max);
+
+/**
+ * @brief After mm_classify: remember @p ev's moments (and, when @p conversion,
+ * the event as the user's last conversion) in the user's profile. No effect
+ * unless mm_state_conf_t.profiles.
+ */
+void mm_profile_record(mm_state_t *state, const mm_event_t *ev, const mm_moment_t *moments,
+                       size_t n, bool conversion);
+
+/** @brief @p user_id's profile; false when untracked (or profiles are off). */
+bool mm_profile_get(const mm_state_t *state, mm_str_t user_id, mm_profile_t *out);
 
 /* --------------------------------------------------------------- classify */
 

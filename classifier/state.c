@@ -44,6 +44,7 @@
  * behavioural windows for a while, which is no worse than the noise the
  * windows already tolerate. The seed keeps crafted ids from aiming at it.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -66,6 +67,7 @@ _Static_assert(sizeof(mm__user_t) <= 176, "per-user record outgrew its budget");
 struct mm_state_s {
     mm_state_conf_t conf;
     mm__user_t *users;
+    mm__user_ext_t *ext; /* profiles: beside users, same slots; NULL when off */
     uint32_t *index;
     uint32_t n_buckets;
     uint32_t used;      /* live users */
@@ -87,6 +89,8 @@ void mm_state_conf_defaults(mm_state_conf_t *conf) {
      * user starts a new visit, as web analytics sessions do. */
     conf->ttl_ms = 30 * 60 * 1000;
     conf->seed = 0x6d6d2d7365656431ull; /* fixed: same input, same output */
+    conf->profiles = false;
+    conf->profile_window_ms = 24 * 60 * 60 * 1000; /* a day of moments */
 }
 
 static inline uint32_t home_of(const mm_state_t *st, uint64_t h) {
@@ -225,7 +229,7 @@ void mm__user_reset(mm__user_t *u, uint64_t uid_hash, int64_t ts) {
 
 /* Slide base_ts forward so that packed times never overflow; times older
  * than the new base become "never" (they are days older than any window). */
-static void user_rebase(mm__user_t *u, int64_t ts) {
+static void user_rebase(mm_state_t *st, mm__user_t *u, int64_t ts) {
     int64_t shift64 = (ts - MM__T_BACK) - u->base_ts;
     uint32_t shift = shift64 > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)shift64;
     uint32_t *scalars[] = {&u->last_buy_t,     &u->last_purchase_t,
@@ -237,14 +241,28 @@ static void user_rebase(mm__user_t *u, int64_t ts) {
         u->q_t[i] = u->q_t[i] > shift ? u->q_t[i] - shift : 0;
     for (int i = 0; i < MM__LRING; i++)
         u->loc_t[i] = u->loc_t[i] > shift ? u->loc_t[i] - shift : 0;
+    mm__user_ext_t *x = st->ext ? &st->ext[u - st->users] : NULL;
+    if (x) {
+        for (int i = 0; i < MM_MOMENT__COUNT; i++)
+            x->last_t[i] = x->last_t[i] > shift ? x->last_t[i] - shift : 0;
+        x->count_t = x->count_t > shift ? x->count_t - shift : 0;
+        x->conv_t = x->conv_t > shift ? x->conv_t - shift : 0;
+    }
     u->base_ts += shift64;
+}
+
+/* A slot's user starts afresh, profile included. */
+static void slot_reset(mm_state_t *st, uint32_t s, uint64_t uid_hash, int64_t ts) {
+    mm__user_reset(&st->users[s], uid_hash, ts);
+    if (st->ext)
+        memset(&st->ext[s], 0, sizeof(st->ext[s]));
 }
 
 /* An existing user's event: lazy TTL, lateness, recency. */
 static void touch_existing(mm_state_t *st, mm__user_t *u, int64_t ts,
                            int64_t lateness, mm__touch_t *touch) {
     if (st->conf.ttl_ms > 0 && ts - u->last_ts > st->conf.ttl_ms) {
-        mm__user_reset(u, u->uid_hash, ts); /* idle too long: a new visit */
+        slot_reset(st, (uint32_t)(u - st->users), u->uid_hash, ts); /* a new visit */
         st->expired_ttl++;
         touch->is_new = true;
     } else {
@@ -254,7 +272,7 @@ static void touch_existing(mm_state_t *st, mm__user_t *u, int64_t ts,
         u->last_ts = ts;
         u->flags |= MM__UF_REF;
         if (ts - u->base_ts > MM__T_REBASE)
-            user_rebase(u, ts);
+            user_rebase(st, u, ts);
     }
 }
 
@@ -291,7 +309,7 @@ mm__user_t *mm__state_touch(mm_state_t *st, mm_str_t user_id, int64_t ts,
         if (st->used != used)         /* an eviction may have opened a */
             i = probe(st, h, &found); /* hole earlier on h's probe path */
         st->index[i] = tag_of(h) | (s + 1);
-        mm__user_reset(&st->users[s], h, ts); /* REF clear: see CLOCK */
+        slot_reset(st, s, h, ts); /* REF clear: see CLOCK */
         st->used++;
         touch->is_new = true;
     }
@@ -302,6 +320,103 @@ mm__user_t *mm__state_touch(mm_state_t *st, mm_str_t user_id, int64_t ts,
 }
 
 int64_t mm__state_watermark(const mm_state_t *st) { return st->watermark; }
+
+mm__user_t *mm__state_find_mut(mm_state_t *st, mm_str_t user_id) {
+    bool found;
+    uint32_t i = probe(st, uid_hash(st, user_id), &found);
+    return found ? &st->users[(st->index[i] & MM__SLOT_MASK) - 1] : NULL;
+}
+
+mm__user_ext_t *mm__state_ext(mm_state_t *st, const mm__user_t *u) {
+    return st->ext ? &st->ext[u - st->users] : NULL;
+}
+
+const mm_state_conf_t *mm__state_conf(const mm_state_t *st) { return &st->conf; }
+
+bool mm_state_mark_dirty(mm_state_t *st, mm_str_t user_id) {
+    mm__user_t *u = mm__state_find_mut(st, user_id);
+    if (!u || (u->flags & MM__UF_DIRTY))
+        return false;
+    u->flags |= MM__UF_DIRTY;
+    return true;
+}
+
+void mm_state_forget(mm_state_t *st, mm_str_t user_id) {
+    mm__user_t *u = mm__state_find_mut(st, user_id);
+    if (u)
+        user_remove(st, (uint32_t)(u - st->users));
+}
+
+void mm_state_clear_dirty(mm_state_t *st, mm_str_t user_id) {
+    mm__user_t *u = mm__state_find_mut(st, user_id);
+    if (u)
+        u->flags &= (uint8_t)~MM__UF_DIRTY;
+}
+
+/*
+ * EXPORT FORMAT. One version byte, one flags byte (bit 0: a profile
+ * follows), the record's bytes after its hash (the hash is seeded per
+ * table, so it is recomputed on import), then the profile's bytes. The
+ * record holds no pointer and only times relative to its own base, so the
+ * bytes mean the same in any table of the same build; the version changes
+ * whenever mm__user_t or mm__user_ext_t does (their sizes are checked too).
+ */
+#define MM__EXPORT_VERSION 1
+#define MM__EXPORT_HEAD 2
+#define MM__REC_BYTES (sizeof(mm__user_t) - sizeof(uint64_t))
+_Static_assert(MM__EXPORT_HEAD + MM__REC_BYTES + sizeof(mm__user_ext_t) <= MM_STATE_EXPORT_MAX,
+               "an exported user outgrew MM_STATE_EXPORT_MAX");
+_Static_assert(offsetof(mm__user_t, uid_hash) == 0, "the hash leads the record");
+
+size_t mm_state_export(const mm_state_t *st, mm_str_t user_id, char *buf, size_t cap) {
+    const mm__user_t *u = mm__state_find(st, user_id);
+    size_t need = MM__EXPORT_HEAD + MM__REC_BYTES + (st->ext ? sizeof(mm__user_ext_t) : 0);
+    if (!u || cap < need)
+        return 0;
+    buf[0] = MM__EXPORT_VERSION;
+    buf[1] = st->ext ? 1 : 0;
+    memcpy(buf + MM__EXPORT_HEAD, (const char *)u + sizeof(uint64_t), MM__REC_BYTES);
+    /* The dirty mark is about this table's writes, not the user. */
+    buf[MM__EXPORT_HEAD + offsetof(mm__user_t, flags) - sizeof(uint64_t)] &= (char)~MM__UF_DIRTY;
+    if (st->ext)
+        memcpy(buf + MM__EXPORT_HEAD + MM__REC_BYTES, &st->ext[u - st->users],
+               sizeof(mm__user_ext_t));
+    return need;
+}
+
+bool mm_state_import(mm_state_t *st, mm_str_t user_id, const char *buf, size_t len) {
+    if (len < MM__EXPORT_HEAD || buf[0] != MM__EXPORT_VERSION)
+        return false;
+    bool has_ext = buf[1] & 1;
+    if (len != MM__EXPORT_HEAD + MM__REC_BYTES + (has_ext ? sizeof(mm__user_ext_t) : 0))
+        return false;
+    uint64_t h = uid_hash(st, user_id);
+    bool found;
+    uint32_t i = probe(st, h, &found);
+    uint32_t s;
+    if (found) {
+        s = (st->index[i] & MM__SLOT_MASK) - 1;
+    } else {
+        uint32_t used = st->used;
+        s = slot_alloc(st);
+        if (st->used != used)
+            i = probe(st, h, &found);
+        st->index[i] = tag_of(h) | (s + 1);
+        st->used++;
+    }
+    mm__user_t *u = &st->users[s];
+    memcpy((char *)u + sizeof(uint64_t), buf + MM__EXPORT_HEAD, MM__REC_BYTES);
+    u->uid_hash = h;
+    if (st->ext) {
+        if (has_ext)
+            memcpy(&st->ext[s], buf + MM__EXPORT_HEAD + MM__REC_BYTES, sizeof(mm__user_ext_t));
+        else
+            memset(&st->ext[s], 0, sizeof(st->ext[s]));
+    }
+    if (u->last_ts > st->watermark)
+        st->watermark = u->last_ts;
+    return true;
+}
 
 /* Two steps, because the record's address is in the bucket: prefetch this
  * user's bucket now, and the record of the user hinted MM__PF_LAG calls ago,
@@ -404,7 +519,10 @@ mm_state_t *mm_state_new(const mm_state_conf_t *conf) {
     st->users = big_alloc((size_t)st->conf.max_users * sizeof(mm__user_t),
                           MM__HUGE_RECORDS_FROM);
     st->index = big_alloc((size_t)st->n_buckets * sizeof(st->index[0]), MM__HUGE);
-    if (!st->users || !st->index)
+    if (st->conf.profiles)
+        st->ext = big_alloc((size_t)st->conf.max_users * sizeof(mm__user_ext_t),
+                            MM__HUGE_RECORDS_FROM);
+    if (!st->users || !st->index || (st->conf.profiles && !st->ext))
         goto fail;
     /* As mm_state_clear() leaves it, without writing the fresh (zero) index. */
     st->free_head = MM__NIL;
@@ -419,6 +537,7 @@ void mm_state_destroy(mm_state_t *st) {
         return;
     big_free(st->users, (size_t)st->conf.max_users * sizeof(mm__user_t));
     big_free(st->index, (size_t)st->n_buckets * sizeof(st->index[0]));
+    big_free(st->ext, (size_t)st->conf.max_users * sizeof(mm__user_ext_t));
     free(st);
 }
 
@@ -429,5 +548,7 @@ void mm_state_stats(const mm_state_t *st, mm_state_stats_t *stats) {
     /* At capacity: the record, the index's share, the header spread out. */
     size_t total = (size_t)st->conf.max_users * sizeof(mm__user_t) +
                    (size_t)st->n_buckets * sizeof(st->index[0]) + sizeof(*st);
+    if (st->ext)
+        total += (size_t)st->conf.max_users * sizeof(mm__user_ext_t);
     stats->bytes_per_user = (total + st->conf.max_users - 1) / st->conf.max_users;
 }

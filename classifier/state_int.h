@@ -30,6 +30,7 @@
 #define MM__UF_BOUNCE 0x04    /* a bounce awaits the next moment */
 #define MM__UF_PURCHASED 0x08 /* a purchase happened while tracked */
 #define MM__UF_REF 0x10       /* CLOCK: touched since the hand last passed */
+#define MM__UF_DIRTY 0x20     /* changed since last written out (changelog) */
 
 /*
  * One tracked user. Fixed size, no pointers: the table is one array of
@@ -65,6 +66,34 @@ typedef struct mm__user_s {
 } mm__user_t;
 
 #define MM__NIL UINT32_MAX
+
+/*
+ * A user's profile (mm_state_conf_t.profiles), in an array beside the records
+ * with the same slot numbers, so that the per-event record keeps its cache
+ * footprint when profiles are off. Times are packed like the record's.
+ */
+typedef struct mm__user_ext_s {
+    int64_t last_off[MM_MOMENT__COUNT]; /* latest moment's source offset */
+    uint32_t last_t[MM_MOMENT__COUNT];  /* ... its time; 0 none */
+    uint16_t count[MM_MOMENT__COUNT];   /* moments since count_t (saturating) */
+    uint32_t count_t;                   /* the counting window's start */
+    uint32_t conv_t;                    /* last conversion; 0 none */
+    float conv_value;                   /* its amount (has: CONV_VALUE flag) */
+    char conv_currency[3];
+    uint8_t last_ord[MM_MOMENT__COUNT]; /* latest moment's ordinal */
+    uint8_t conv_type;                  /* mm_event_type_t */
+    uint8_t stage;                      /* journey stage + 1; 0 none */
+    uint8_t flags;                      /* MM__XF_* */
+} mm__user_ext_t;
+
+#define MM__XF_CONV_VALUE 0x01
+
+/** @brief The profile of the user in @p user's slot, NULL when profiles are
+ * off. */
+mm__user_ext_t *mm__state_ext(mm_state_t *state, const mm__user_t *user);
+/** @brief Like mm__state_find, for writing (no touch, no expiry). */
+mm__user_t *mm__state_find_mut(mm_state_t *state, mm_str_t user_id);
+const mm_state_conf_t *mm__state_conf(const mm_state_t *state);
 
 /** What mm__state_touch found out about the event's user. */
 typedef struct mm__touch_s {

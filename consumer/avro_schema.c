@@ -34,7 +34,9 @@ static const char mm__event_avsc[] =
     "{\"name\":\"tz_offset_min\",\"type\":[\"null\",\"int\"],\"default\":null},"
     "{\"name\":\"url\",\"type\":[\"null\",\"string\"],\"default\":null},"
     "{\"name\":\"page_load_ms\",\"type\":[\"null\",\"long\"],\"default\":null},"
-    "{\"name\":\"in_store\",\"type\":[\"null\",\"boolean\"],\"default\":null}"
+    "{\"name\":\"in_store\",\"type\":[\"null\",\"boolean\"],\"default\":null},"
+    "{\"name\":\"value\",\"type\":[\"null\",\"double\"],\"default\":null},"
+    "{\"name\":\"currency\",\"type\":[\"null\",\"string\"],\"default\":null}"
     "]}";
 
 const char *mm_avro_event_schema(void) { return mm__event_avsc; }

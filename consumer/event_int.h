@@ -31,7 +31,9 @@
     X(TZ_OFFSET_MIN, "tz_offset_min", MM__EVK_INT)                             \
     X(URL, "url", MM__EVK_STR)                                                 \
     X(PAGE_LOAD_MS, "page_load_ms", MM__EVK_INT)                               \
-    X(IN_STORE, "in_store", MM__EVK_BOOL)
+    X(IN_STORE, "in_store", MM__EVK_BOOL)                                      \
+    X(VALUE, "value", MM__EVK_DOUBLE)                                          \
+    X(CURRENCY, "currency", MM__EVK_STR)
 
 /** What a field holds once decoded. */
 typedef enum {

@@ -71,6 +71,7 @@ static mm_str_t *str_slot(mm_event_t *ev, mm__ev_field_t f) {
     case MM__EVF_CHANNEL: return &ev->channel;
     case MM__EVF_LANG: return &ev->lang;
     case MM__EVF_URL: return &ev->url;
+    case MM__EVF_CURRENCY: return &ev->currency;
     default: return NULL;
     }
 }
@@ -158,6 +159,15 @@ void mm__evb_int(mm__evb_t *b, mm__ev_field_t f, int64_t v) {
 
 void mm__evb_double(mm__evb_t *b, mm__ev_field_t f, double v) {
     seen(b, f);
+    if (f == MM__EVF_VALUE) { /* a conversion's amount: any finite number */
+        if (!isfinite(v)) {
+            mm__evb_fail(b, MM_ERR_BAD_FIELD_TYPE, f, "not a finite number");
+            return;
+        }
+        b->ev->value = v;
+        b->ev->has_value = true;
+        return;
+    }
     if (f == MM__EVF_LAT || f == MM__EVF_LON) {
         double lim = f == MM__EVF_LAT ? 90 : 180;
         if (!(v >= -lim && v <= lim)) { /* NaN too */

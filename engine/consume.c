@@ -66,8 +66,12 @@ void mm__consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             aerr = rd_kafka_assign(rk, parts);
         /* A partition we paused before it moved away must not come back
-         * paused: the pause belonged to the task that is gone. */
-        rd_kafka_resume_partitions(rk, parts);
+         * paused: the pause belonged to the task that is gone. One that
+         * restores its state from the changelog waits paused until then. */
+        if (e->outputs.changelog)
+            rd_kafka_pause_partitions(rk, parts);
+        else
+            rd_kafka_resume_partitions(rk, parts);
     } else {
         bool lost = rd_kafka_assignment_lost(rk);
         for (int i = 0; i < parts->cnt; i++) {
@@ -189,6 +193,7 @@ void mm__consume_shutdown(mm_engine_t *e) {
     for (int i = 0; i < e->n_workers; i++)
         if (e->workers[i])
             mm__worker_join(e->workers[i]);
+    mm__restore_stop(e);
     if (e->consumer)
         rd_kafka_consumer_close(e->consumer);
 }

@@ -4,6 +4,10 @@
  * every mm.commit.interval.ms, before a partition is given up and at stop.
  * A crash re-reads at most what was not committed yet; the moments of those
  * records come again with the same moment_id.
+ *
+ * With a changelog, a commit is always a checkpoint's (checkpoint.c): the
+ * offsets committed are exactly the ones the state snapshots reflect, for
+ * every task of the worker at once.
  */
 #include "engine_int.h"
 
@@ -66,26 +70,49 @@ static bool alo_begin(mm__worker_t *w) {
     return true;
 }
 
-static void alo_after_batch(mm__worker_t *w, bool idle) {
-    (void)idle;
-    int64_t now = mm_now_ms();
-    if (now - w->last_commit_ms >= w->conf->commit_interval_ms) {
-        rd_kafka_resp_err_t err = commit_offsets(w, NULL, false);
-        if (err)
-            mm__warn(w->engine, "worker %d: commit not sent (sent again next interval): %s",
-                     w->id, rd_kafka_err2str(err));
-        w->last_commit_ms = now;
-    }
+static bool checkpointing(const mm__worker_t *w) {
+    const mm__outputs_t *out = mm__proc_outputs(w->proc);
+    return out->profiles || out->changelog;
 }
 
+/* A commit point: the checkpoint first, then every task's offsets. */
+static void commit_point(mm__worker_t *w) {
+    w->last_commit_ms = mm_now_ms();
+    if (checkpointing(w) && !mm__checkpoint(w, true)) {
+        mm__warn(w->engine, "worker %d: checkpoint not complete (outputs unacknowledged); "
+                            "nothing committed this time", w->id);
+        return;
+    }
+    rd_kafka_resp_err_t err = commit_offsets(w, NULL, false);
+    if (err)
+        mm__warn(w->engine, "worker %d: commit not sent (sent again next interval): %s", w->id,
+                 rd_kafka_err2str(err));
+}
+
+static void alo_after_batch(mm__worker_t *w, bool idle) {
+    (void)idle;
+    if (mm_now_ms() - w->last_commit_ms >= w->conf->commit_interval_ms)
+        commit_point(w);
+}
+
+static void alo_checkpoint(mm__worker_t *w) { commit_point(w); }
+
 static void alo_release(mm__worker_t *w, mm__task_t *task) {
-    mm__worker_drain(w, task);
-    commit_sync(w, task);
+    if (!checkpointing(w)) {
+        mm__worker_drain(w, task);
+        commit_sync(w, task);
+        return;
+    }
+    /* Snapshots cover the worker's every task: commit them all. */
+    mm__worker_drain(w, NULL);
+    if (mm__checkpoint(w, true))
+        commit_sync(w, NULL);
 }
 
 static void alo_finish(mm__worker_t *w) {
     mm__worker_drain(w, NULL);
-    commit_sync(w, NULL);
+    if (!checkpointing(w) || mm__checkpoint(w, true))
+        commit_sync(w, NULL);
 }
 
 static bool alo_settled(const mm__worker_t *w) {
@@ -100,4 +127,5 @@ const mm__delivery_ops_t mm__delivery_at_least_once = {
     .release = alo_release,
     .finish = alo_finish,
     .settled = alo_settled,
+    .checkpoint = alo_checkpoint,
 };

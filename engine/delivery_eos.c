@@ -67,6 +67,7 @@ static void abort_and_rewind(mm__worker_t *w, const char *reason) {
     }
     w->txn_open = false;
     w->txn_broken = false;
+    mm__proc_dirty_reset(w->proc); /* their changes are rolled back with the tasks */
     for (mm__task_t *t = mm__task_next(w->proc, NULL); t; t = mm__task_next(w->proc, t)) {
         int64_t target = rewind_target(t);
         if (target >= 0 && !mm__worker_rewind(w, t, target))
@@ -84,6 +85,10 @@ static bool commit(mm__worker_t *w) {
     }
     if (mm__proc_failed(w->proc, NULL))
         return false; /* an output cannot be written at all: nothing to commit */
+    /* Profiles and state snapshots go in the transaction that commits the
+     * offsets they reflect. */
+    if (!mm__checkpoint(w, false))
+        return false;
     mm_txn_offset_t offsets[MM_TASKS_MAX];
     size_t n = 0;
     for (mm__task_t *t = mm__task_next(w->proc, NULL); t; t = mm__task_next(w->proc, t))
@@ -163,6 +168,13 @@ static void eos_finish(mm__worker_t *w) {
 
 static bool eos_settled(const mm__worker_t *w) { return !w->txn_open; }
 
+/* The arena is full mid-transaction: write what it holds into the open
+ * transaction (a user changed again is listed again for the commit's). */
+static void eos_checkpoint(mm__worker_t *w) {
+    if (w->txn_open)
+        mm__checkpoint(w, false);
+}
+
 const mm__delivery_ops_t mm__delivery_exactly_once = {
     .name = "exactly-once",
     .begin = eos_begin,
@@ -170,4 +182,5 @@ const mm__delivery_ops_t mm__delivery_exactly_once = {
     .release = eos_release,
     .finish = eos_finish,
     .settled = eos_settled,
+    .checkpoint = eos_checkpoint,
 };

@@ -158,6 +158,56 @@ static void instance_id(char *out, size_t size) {
     snprintf(out, size, "%016" PRIx64, r);
 }
 
+/* "add_to_cart,purchase" into a bit per event type. */
+static bool conversion_types(const char *list, uint32_t *mask, char *errstr,
+                             size_t errstr_size) {
+    *mask = 0;
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        mm_event_type_t type;
+        if (len && !mm_event_type_parse(p, len, &type)) {
+            snprintf(errstr, errstr_size, "mm.conversion.types: '%.*s' is not an event type",
+                     (int)len, p);
+            return false;
+        }
+        if (len)
+            *mask |= 1u << type;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return true;
+}
+
+/* The sink's topics by number; a feature that is off aliases the moment
+ * topic (never written). */
+static void name_topics(mm_engine_t *e) {
+    const mm_engine_conf_t *c = &e->conf;
+    for (int t = 0; t < MM_MOMENT__COUNT; t++) {
+        char *name = e->topic_names[MM__TOPIC_MOMENTS + t];
+        const char *type = mm_moment_type_name((mm_moment_type_t)t);
+        if (c->routing != MM_ROUTING_PER_TYPE)
+            snprintf(name, 256, "%s", c->output_topic);
+        else if (*c->type_topics[t])
+            snprintf(name, 256, "%s", c->type_topics[t]);
+        else
+            snprintf(name, 256, "%.*s.%s", 240, c->output_topic, type);
+    }
+    /* A topic handle makes librdkafka ask for the topic's metadata, which
+     * a broker with auto-create answers by creating it: only the topics of
+     * what is on get one. */
+    const mm__outputs_t *o = &e->outputs;
+    const char *others[] = {o->profiles ? c->profiles_topic : NULL,
+                            o->conversions ? c->conversions_topic : NULL,
+                            o->late ? c->late_topic : NULL,
+                            o->changelog ? c->changelog_topic : NULL};
+    for (int i = 0; i < 4; i++)
+        snprintf(e->topic_names[MM__TOPIC_PROFILES + i], 256, "%s",
+                 others[i] ? others[i] : e->topic_names[MM__TOPIC_MOMENTS]);
+}
+
 mm_engine_t *mm_engine_new(const mm_engine_conf_t *conf, const rd_kafka_conf_t *kafka,
                            mm_rules_t *rules, const mm_engine_hooks_t *hooks, char *errstr,
                            size_t errstr_size) {
@@ -175,6 +225,8 @@ mm_engine_t *mm_engine_new(const mm_engine_conf_t *conf, const rd_kafka_conf_t *
     pthread_mutex_init(&e->parts_lock, NULL);
     pthread_mutex_init(&e->end_lock, NULL);
     pthread_cond_init(&e->end_cond, NULL);
+    pthread_mutex_init(&e->restore_lock, NULL);
+    pthread_cond_init(&e->restore_cond, NULL);
     e->kafka = rd_kafka_conf_dup(kafka);
     char value[512];
     size_t size = sizeof(value);
@@ -192,6 +244,11 @@ mm_engine_t *mm_engine_new(const mm_engine_conf_t *conf, const rd_kafka_conf_t *
         rd_kafka_conf_get(e->kafka, "group.id", group, &size);
         instance_id(id, sizeof(id));
         snprintf(e->txn_prefix, sizeof(e->txn_prefix), "micromoment-%s-%s", group, id);
+    }
+    if (!conversion_types(conf->conversion_types, &e->outputs.conversion_types, errstr,
+                          errstr_size)) {
+        mm_engine_destroy(e);
+        return NULL;
     }
     e->n_workers = (int)conf->workers;
     if (e->n_workers < 1 || e->n_workers > MM_ENGINE_WORKERS_MAX) {
@@ -258,16 +315,115 @@ static const rd_kafka_metadata_t *wait_for_broker(mm_engine_t *e) {
     return NULL;
 }
 
+/* Whether a feature runs: on when asked and its topic exists, fails the
+ * start when asked and it does not, follows the topic when auto. */
+static bool feature(mm_engine_t *e, const rd_kafka_metadata_t *md, int setting,
+                    const char *key, const char *topic, bool *on) {
+    *on = false;
+    if (setting == MM_FEATURE_OFF)
+        return true;
+    bool exists = find_topic(md, topic) != NULL;
+    if (!exists && setting == MM_FEATURE_ON) {
+        mm__engine_end(e, 1, "%s=on, but the topic '%s' does not exist at %s: create it first",
+                       key, topic, e->bootstrap);
+        return false;
+    }
+    *on = exists;
+    mm__info(e, "%s: %s (topic '%s' %s)", key, exists ? "on" : "off", topic,
+             exists ? "exists" : "does not exist; create it to turn this on");
+    return true;
+}
+
+/* A task restores from the changelog partition of its own number: the
+ * changelog needs at least as many partitions as every input topic. */
+static bool changelog_fits(mm_engine_t *e, const rd_kafka_metadata_t *md, const char *topic,
+                           char *why, size_t why_size) {
+    const rd_kafka_metadata_topic_t *cl = find_topic(md, topic);
+    for (int i = 0; cl && i < e->n_input_topics; i++)
+        if (e->input_partitions[i] > cl->partition_cnt) {
+            snprintf(why, why_size, "the changelog '%s' has %d partitions, the input '%s' %d",
+                     cl->topic, cl->partition_cnt, e->input_topic[i], e->input_partitions[i]);
+            return false;
+        }
+    return cl != NULL;
+}
+
+static bool resolve_features(mm_engine_t *e, const rd_kafka_metadata_t *md) {
+    const mm_engine_conf_t *c = &e->conf;
+    mm__outputs_t *out = &e->outputs;
+    out->per_type = c->routing == MM_ROUTING_PER_TYPE;
+    out->attribution_window_ms = c->attribution_window_ms;
+    out->attribution_max = c->attribution_max;
+    out->flag_late = true;
+    out->lateness_ms = c->lateness_ms;
+    out->late = *c->late_topic != '\0';
+    if (!feature(e, md, c->profiles, "mm.profiles", c->profiles_topic, &out->profiles) ||
+        !feature(e, md, c->conversions, "mm.conversions", c->conversions_topic,
+                 &out->conversions) ||
+        !feature(e, md, c->changelog, "mm.state.changelog", c->changelog_topic,
+                 &out->changelog))
+        return false;
+    char why[512];
+    if (out->changelog && !changelog_fits(e, md, c->changelog_topic, why, sizeof(why))) {
+        if (c->changelog == MM_FEATURE_ON) {
+            mm__engine_end(e, 1, "mm.state.changelog: %s", why);
+            return false;
+        }
+        mm__warn(e, "mm.state.changelog: off: %s", why);
+        out->changelog = false;
+    }
+    /* Profiles and attribution read the per-user profile. */
+    e->conf.state.profiles = out->profiles || out->conversions;
+    e->conf.state.profile_window_ms = c->profile_window_ms;
+    name_topics(e);
+    return true;
+}
+
+/* The input topics' names and partition counts (GET /users' owner). */
+static void note_inputs(mm_engine_t *e, const rd_kafka_metadata_t *md) {
+    char buf[sizeof(e->conf.input_topics)];
+    snprintf(buf, sizeof(buf), "%s", e->conf.input_topics);
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t && e->n_input_topics < 16;
+         t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        if (colon)
+            *colon = '\0';
+        const rd_kafka_metadata_topic_t *mt = find_topic(md, t);
+        bool seen = false;
+        for (int i = 0; i < e->n_input_topics; i++)
+            seen = seen || strcmp(e->input_topic[i], t) == 0;
+        if (!*t || seen)
+            continue;
+        snprintf(e->input_topic[e->n_input_topics], 256, "%s", t);
+        e->input_partitions[e->n_input_topics++] = mt ? mt->partition_cnt : 0;
+    }
+}
+
 /* The input's topic names, with or without partition lists. */
 static bool check_topics(mm_engine_t *e, const rd_kafka_metadata_t *md) {
-    const char *outputs[] = {e->conf.output_topic, e->conf.dlq_topic};
-    const char *roles[] = {"output topic", "dead-letter topic"};
-    for (int i = 0; i < 2; i++)
+    const char *outputs[2 + MM_MOMENT__COUNT + 1] = {e->conf.output_topic, e->conf.dlq_topic};
+    const char *roles[2 + MM_MOMENT__COUNT + 1] = {"output topic", "dead-letter topic"};
+    int n = 2;
+    name_topics(e); /* the moment topics; the others once features are known */
+    if (e->conf.routing == MM_ROUTING_PER_TYPE)
+        for (int t = 0; t < MM_MOMENT__COUNT; t++) {
+            outputs[n] = e->topic_names[MM__TOPIC_MOMENTS + t];
+            roles[n++] = "per-type output topic";
+        }
+    if (*e->conf.late_topic) {
+        outputs[n] = e->conf.late_topic;
+        roles[n++] = "late topic (mm.late.topic)";
+    }
+    for (int i = 0; i < n; i++)
         if (!find_topic(md, outputs[i])) {
             mm__engine_end(e, 1, "the %s '%s' does not exist at %s: create it first", roles[i],
                            outputs[i], e->bootstrap);
             return false;
         }
+    note_inputs(e, md);
+    if (!resolve_features(e, md))
+        return false;
     char buf[sizeof(e->conf.input_topics)];
     snprintf(buf, sizeof(buf), "%s", e->conf.input_topics);
     char *save = NULL;
@@ -323,6 +479,8 @@ static bool assign_named(mm_engine_t *e, rd_kafka_topic_partition_list_t *parts,
         mm__engine_end(e, 1, "assign the named input partitions: %s", rd_kafka_err2str(err));
         return false;
     }
+    if (e->outputs.changelog) /* each waits for its state (restore.c) */
+        rd_kafka_pause_partitions(e->consumer, parts);
     mm__info(e, "assigned %d named partitions, without a group rebalance", parts->cnt);
     return true;
 }
@@ -343,6 +501,10 @@ bool mm_engine_start(mm_engine_t *e) {
     e->queue = rd_kafka_queue_get_consumer(e->consumer);
     if (!(md = wait_for_broker(e)) || !check_topics(e, md))
         goto fail;
+    if (!mm__restore_start(e, errstr, sizeof(errstr))) {
+        mm__engine_end(e, 1, "%s", errstr);
+        goto fail;
+    }
     for (int i = 0; i < e->n_workers; i++) {
         e->workers[i] = mm__worker_new(i, e, errstr, sizeof(errstr));
         if (!e->workers[i]) {
@@ -457,6 +619,8 @@ void mm_engine_destroy(mm_engine_t *e) {
     pthread_mutex_destroy(&e->parts_lock);
     pthread_mutex_destroy(&e->end_lock);
     pthread_cond_destroy(&e->end_cond);
+    pthread_mutex_destroy(&e->restore_lock);
+    pthread_cond_destroy(&e->restore_cond);
     free(e);
 }
 
@@ -480,6 +644,15 @@ void mm_engine_stats(mm_engine_t *e, mm_engine_stats_t *s) {
         s->evicted_cap += atomic_load_explicit(&g->evicted_cap, memory_order_relaxed);
         s->expired_ttl += atomic_load_explicit(&g->expired_ttl, memory_order_relaxed);
         s->partitions_waiting += atomic_load_explicit(&g->tasks_waiting, memory_order_relaxed);
+        s->late_events += MM_COUNTER_GET(c->late_events);
+        s->conversions += MM_COUNTER_GET(c->conversions);
+        for (int t = 0; t < MM_MOMENT__COUNT; t++)
+            s->conversions_attributed[t] += MM_COUNTER_GET(c->conversions_attributed[t]);
+        s->profiles_out += MM_COUNTER_GET(c->profiles_out);
+        s->snapshots_out += MM_COUNTER_GET(c->snapshots_out);
+        s->checkpoints += MM_COUNTER_GET(c->checkpoints);
+        s->restored_users += MM_COUNTER_GET(c->restored_users);
+        s->restore_ms += MM_COUNTER_GET(c->restore_ms);
         s->producer_queue[i] = mm__worker_outstanding(w);
     }
     pthread_mutex_lock(&e->parts_lock);
@@ -487,6 +660,9 @@ void mm_engine_stats(mm_engine_t *e, mm_engine_stats_t *s) {
         s->partitions += e->parts[i].in_use;
     pthread_mutex_unlock(&e->parts_lock);
     s->input_topics_missing = atomic_load(&e->topics_missing);
+    s->profiles_on = e->outputs.profiles;
+    s->conversions_on = e->outputs.conversions;
+    s->changelog_on = e->outputs.changelog;
     s->rules_generation = (uint32_t)atomic_load(&e->rules_generation);
 }
 
@@ -520,4 +696,72 @@ void mm_engine_latency(mm_engine_t *e, mm_histogram_t *into) {
     for (int i = 0; i < e->n_workers; i++)
         if (e->workers[i])
             mm_histogram_merge(into, mm__worker_latency(e->workers[i]));
+}
+
+/* ------------------------------------------------------------------ users */
+
+static int answer_json(char *buf, size_t cap, size_t *len, int status, mm_str_t user_id,
+                       const char *topic, int32_t partition, const char *reason) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, buf, cap);
+    mm_jw_object_open(&jw);
+    mm_jw_key_plain(&jw, "user_id");
+    mm_jw_str(&jw, user_id);
+    if (topic) {
+        mm_jw_key_plain(&jw, "tracked");
+        mm_jw_bool(&jw, false);
+        mm_jw_key_plain(&jw, "owner");
+        mm_jw_object_open(&jw);
+        mm_jw_key_plain(&jw, "topic");
+        mm_jw_cstr(&jw, topic);
+        mm_jw_key_plain(&jw, "partition");
+        mm_jw_int(&jw, partition);
+        mm_jw_object_close(&jw);
+    }
+    mm_jw_key_plain(&jw, "reason");
+    mm_jw_cstr(&jw, reason);
+    mm_jw_object_close(&jw);
+    *len = mm_jw_ok(&jw) ? jw.len : 0;
+    return status;
+}
+
+static bool assigned_here(mm_engine_t *e, const char *topic, int32_t partition) {
+    bool here = false;
+    pthread_mutex_lock(&e->parts_lock);
+    for (int i = 0; i < MM_PARTITIONS_MAX && !here; i++)
+        here = e->parts[i].in_use && e->parts[i].partition == partition &&
+               strcmp(e->parts[i].topic, topic) == 0;
+    pthread_mutex_unlock(&e->parts_lock);
+    return here;
+}
+
+int mm_engine_user(mm_engine_t *e, mm_str_t user_id, char *buf, size_t cap, size_t *len,
+                   int timeout_ms) {
+    if (!e->outputs.profiles || !e->consumer_started)
+        return answer_json(buf, cap, len, 503, user_id, NULL, 0,
+                           "profiles are off (mm.profiles, and its topic must exist)");
+    /* Where the input's producers put this user: its key's partition. */
+    const char *topic = NULL;
+    int32_t partition = -1;
+    for (int i = 0; i < e->n_input_topics; i++) {
+        if (e->input_partitions[i] <= 0)
+            continue;
+        int32_t p = e->conf.partitioner == MM_PARTITIONER_MURMUR2
+                        ? rd_kafka_msg_partitioner_murmur2(NULL, user_id.p, user_id.len,
+                                                           e->input_partitions[i], NULL, NULL)
+                        : rd_kafka_msg_partitioner_consistent(NULL, user_id.p, user_id.len,
+                                                              e->input_partitions[i], NULL,
+                                                              NULL);
+        if (!topic) {
+            topic = e->input_topic[i];
+            partition = p;
+        }
+        if (assigned_here(e, e->input_topic[i], p))
+            return mm__worker_user(mm__engine_owner(e, e->input_topic[i], p), e->input_topic[i],
+                                   p, user_id, buf, cap, len, timeout_ms);
+    }
+    if (!topic)
+        return answer_json(buf, cap, len, 503, user_id, NULL, 0, "no input partition known");
+    return answer_json(buf, cap, len, 404, user_id, topic, partition,
+                       "another instance owns this user's partition");
 }

@@ -51,6 +51,10 @@
 typedef enum { MM_DELIVERY_AT_LEAST_ONCE, MM_DELIVERY_EXACTLY_ONCE } mm_delivery_t;
 typedef enum { MM_INPUT_AUTO, MM_INPUT_JSON, MM_INPUT_AVRO } mm_input_format_t;
 typedef enum { MM_OUTPUT_JSON, MM_OUTPUT_AVRO } mm_output_format_t;
+typedef enum { MM_ROUTING_SINGLE, MM_ROUTING_PER_TYPE } mm_routing_t;
+/* auto: on when its topic exists at start (a line says which), else off. */
+typedef enum { MM_FEATURE_AUTO, MM_FEATURE_ON, MM_FEATURE_OFF } mm_feature_t;
+typedef enum { MM_PARTITIONER_CONSISTENT, MM_PARTITIONER_MURMUR2 } mm_partitioner_t;
 
 #define MM_ENGINE_WORKERS_MAX 64
 #define MM_ENGINE_BATCH_MAX 1024
@@ -67,6 +71,25 @@ typedef struct mm_engine_conf_s {
     int input_format;  /* mm_input_format_t */
     int output_format; /* mm_output_format_t */
     int64_t output_schema_id;
+    int routing;                                 /* mm_routing_t */
+    char type_topics[MM_MOMENT__COUNT][256];     /* per-type; "": <output>.<type> */
+    /* profiles: the compacted topic, GET /users/{id} */
+    int profiles;                                /* mm_feature_t */
+    char profiles_topic[256];
+    int64_t profile_window_ms;
+    /* conversions and attribution */
+    int conversions;                             /* mm_feature_t */
+    char conversions_topic[256];
+    char conversion_types[256];                  /* event types, comma-separated */
+    int64_t attribution_window_ms;
+    uint32_t attribution_max;
+    /* late events: behind the partition's watermark by more than lateness_ms */
+    int64_t lateness_ms;
+    char late_topic[256];                        /* "": none */
+    /* per-user state restored from a compacted changelog on assignment */
+    int changelog;                               /* mm_feature_t */
+    char changelog_topic[256];
+    int partitioner;                             /* mm_partitioner_t: the input's */
     /* Avro input */
     char schema_files[4096];
     char registry_url[1024];
@@ -165,6 +188,12 @@ typedef struct mm_engine_stats_s {
     uint32_t partitions_waiting; /* parked on the schema registry */
     uint32_t input_topics_missing;
     uint32_t rules_generation;
+    uint64_t late_events;
+    uint64_t conversions;
+    uint64_t conversions_attributed[MM_MOMENT__COUNT];
+    uint64_t profiles_out, snapshots_out, checkpoints;
+    uint64_t restored_users, restore_ms; /* over every restore this run */
+    bool profiles_on, conversions_on, changelog_on;
     int n_workers;
     uint64_t producer_queue[MM_ENGINE_WORKERS_MAX]; /* outputs not yet acknowledged */
 } mm_engine_stats_t;
@@ -188,6 +217,18 @@ void mm_engine_partitions(mm_engine_t *engine,
 
 /** @brief Merge every worker's moment latency histogram into @p into. */
 void mm_engine_latency(mm_engine_t *engine, mm_histogram_t *into);
+
+/**
+ * @brief @p user_id's profile as JSON (GET /users/{id}), asked of the worker
+ * that owns the user's input partition, waiting up to @p timeout_ms.
+ * @returns an HTTP status: 200 with the profile; 404 with {"user_id",
+ *          "tracked":false} when this instance owns the user's partition but
+ *          does not track the user, or with {"user_id","owner":{"topic",
+ *          "partition"}} when another instance owns that partition; 503
+ *          when profiles are off or the worker did not answer in time.
+ */
+int mm_engine_user(mm_engine_t *engine, mm_str_t user_id, char *buf, size_t cap,
+                   size_t *len, int timeout_ms);
 
 /* ---------------------------------------------------------------- offline */
 

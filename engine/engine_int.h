@@ -27,7 +27,19 @@
 #define MM_WORKER_PREFETCH_AHEAD 8
 #define MM_CONSUME_BATCH 256          /* records taken from librdkafka in one call */
 #define MM_MOMENTS_PER_EVENT 4
+#define MM_DIRTY_BYTES (16u << 20)     /* user ids awaiting a checkpoint, a worker */
+#define MM_DIRTY_MAX 262144            /* ... and how many */
 
+/* The sink's topics, by number: moments (by type when routed per type),
+ * then the other outputs. Disabled ones alias the moment topic. */
+enum {
+    MM__TOPIC_MOMENTS = 0, /* .. + MM_MOMENT__COUNT - 1 */
+    MM__TOPIC_PROFILES = MM_MOMENT__COUNT,
+    MM__TOPIC_CONVERSIONS,
+    MM__TOPIC_LATE,
+    MM__TOPIC_STATE,
+    MM__TOPIC__COUNT
+};
 /* ------------------------------------------------------------------- log */
 
 void mm__log(const mm_engine_t *e, int level, const char *fmt, ...)
@@ -35,6 +47,9 @@ void mm__log(const mm_engine_t *e, int level, const char *fmt, ...)
 #define mm__error(e, ...) mm__log(e, 3, __VA_ARGS__)
 #define mm__warn(e, ...) mm__log(e, 4, __VA_ARGS__)
 #define mm__info(e, ...) mm__log(e, 6, __VA_ARGS__)
+
+/** Something for a worker from another thread (restore, GET /users). */
+typedef struct mm__mail_s mm__mail_t;
 
 /* ------------------------------------------------------- partition table */
 
@@ -74,6 +89,12 @@ typedef struct mm__task_s {
     int64_t resume_at;   /* after a seek: skip records until this one */
     rd_kafka_message_t *parked; /* the record waiting for the registry */
     int64_t parked_since_ms;
+    /* process.c */
+    int64_t watermark; /* newest event time seen on the partition */
+    /* worker.c: the state is being restored from the changelog; records are
+     * dropped meanwhile (they come again) */
+    bool restoring;
+    int64_t restore_from; /* the first record dropped, -1 none */
     /* process.c: a record to dead-letter when it comes again, -1 none */
     int64_t dead_at;
     mm_err_t dead_err;
@@ -91,7 +112,26 @@ typedef struct mm__counters_s {
     _Atomic uint64_t moments_out[MM_MOMENT__COUNT];
     _Atomic uint64_t dead_out[MM_ERR__COUNT];
     _Atomic uint64_t acked;
+    _Atomic uint64_t late_events;
+    _Atomic uint64_t conversions;
+    _Atomic uint64_t conversions_attributed[MM_MOMENT__COUNT];
+    _Atomic uint64_t profiles_out, snapshots_out, checkpoints;
+    _Atomic uint64_t restored_users, restore_ms;
 } mm__counters_t;
+
+/** What the record path writes besides moments and dead letters. */
+typedef struct mm__outputs_s {
+    bool per_type;        /* moments to their type's topic */
+    bool profiles;        /* profiles topic, at checkpoints */
+    bool conversions;     /* conversions topic */
+    bool late;            /* late events copied to the late topic */
+    bool changelog;       /* state snapshots, at checkpoints */
+    uint32_t conversion_types; /* bit per mm_event_type_t */
+    int64_t attribution_window_ms;
+    uint32_t attribution_max;
+    bool flag_late;       /* flag late events (lateness_ms) on their moments */
+    int64_t lateness_ms;
+} mm__outputs_t;
 
 #define MM_COUNTER_ADD(counter, n)                                              \
     atomic_store_explicit(&(counter),                                          \
@@ -118,6 +158,38 @@ void mm__proc_set_transactional(mm__proc_t *proc, bool transactional);
 void mm__proc_set_moment_hook(mm__proc_t *proc, mm_engine_moment_hook *hook, void *ctx);
 void mm__proc_set_explain(mm__proc_t *proc, mm_offline_explain_fn *fn, void *ctx);
 void mm__proc_set_latency(mm__proc_t *proc, mm_histogram_t *hist);
+void mm__proc_set_outputs(mm__proc_t *proc, const mm__outputs_t *outputs);
+const mm__outputs_t *mm__proc_outputs(const mm__proc_t *proc);
+/** @brief The task in @p slot, if it is still generation @p gen. */
+mm__task_t *mm__task_at(mm__proc_t *proc, uint32_t slot, uint8_t gen);
+uint32_t mm__task_slot(const mm__proc_t *proc, const mm__task_t *task);
+
+/* ------------------------------------------------------------ checkpoints */
+
+/**
+ * Users whose state changed since the last checkpoint, per worker: their
+ * ids in an arena (the state keeps only hashes), each with its task. A
+ * checkpoint writes each one's profile and state snapshot and empties it.
+ */
+typedef struct mm__dirty_s {
+    uint32_t slot;  /* the task's */
+    uint8_t gen;
+    uint32_t off;   /* in the arena */
+    uint32_t len;
+} mm__dirty_t;
+
+/** @brief The dirty users, for the checkpoint (borrowed until the next
+ * mm__proc_dirty_reset). */
+size_t mm__proc_dirty(mm__proc_t *proc, const mm__dirty_t **entries, const char **arena);
+void mm__proc_dirty_reset(mm__proc_t *proc);
+/** @brief The arena cannot take one more user: checkpoint before going on. */
+bool mm__proc_dirty_full(const mm__proc_t *proc);
+/** @brief Write one checkpoint record (not tied to an input record); its
+ * acknowledgement is counted by mm__proc_checkpoint_pending. */
+mm_err_t mm__proc_write_checkpoint(mm__proc_t *proc, int topic, int32_t partition,
+                                   mm_str_t key, const char *payload, size_t len);
+size_t mm__proc_checkpoint_pending(const mm__proc_t *proc);
+mm__counters_t *mm__proc_counters_mut(mm__proc_t *proc);
 /** Lines about refused outputs (rate-limited); NULL: none. */
 void mm__proc_set_log(mm__proc_t *proc, mm_engine_log_fn *log, void *ctx);
 
@@ -238,6 +310,13 @@ struct mm__worker_s {
     _Atomic bool exited; /* the thread is gone: its ring has no consumer */
     _Atomic bool failed;
     char fail_reason[512];
+    /* mail from other threads (restores, user queries) */
+    pthread_mutex_t mail_lock;
+    mm__mail_t *mail;
+    _Atomic bool has_mail;
+    int64_t last_checkpoint_ms;
+    char *ckpt_buf; /* a profile's JSON */
+    size_t ckpt_cap;
     /* delivery: at-least-once's last commit, exactly-once's transaction */
     int64_t last_commit_ms;
     bool txn_open;
@@ -262,6 +341,9 @@ struct mm__delivery_ops_s {
     void (*finish)(mm__worker_t *w);
     /** Nothing is waiting to be committed. */
     bool (*settled)(const mm__worker_t *w);
+    /** The checkpoint arena is full: write it now (and at-least-once,
+     * commit at that point). */
+    void (*checkpoint)(mm__worker_t *w);
 };
 
 extern const mm__delivery_ops_t mm__delivery_at_least_once;
@@ -270,6 +352,42 @@ extern const mm__delivery_ops_t mm__delivery_exactly_once;
 /** @brief Serve acknowledgements until @p task (NULL: every task) has none
  * outstanding or mm.shutdown.timeout.ms passes. @returns true when none. */
 bool mm__worker_drain(mm__worker_t *w, mm__task_t *task);
+/** @brief Write every dirty user's profile and state snapshot, waiting for
+ * the snapshots' acknowledgements when @p wait (at-least-once: the commit
+ * after it must not pass them). @returns false when it could not (nothing
+ * may be committed past the last checkpoint then). */
+bool mm__checkpoint(mm__worker_t *w, bool wait);
+/** @brief A checkpoint is due (its interval passed, or the arena is full). */
+bool mm__checkpoint_needed(const mm__worker_t *w);
+
+/** @brief Post @p mail to @p w (any thread); the worker takes it between
+ * batches. */
+void mm__worker_post(mm__worker_t *w, mm__mail_t *mail);
+/** @brief Ask the worker for a user's profile (GET /users/{id}). */
+int mm__worker_user(mm__worker_t *w, const char *topic, int32_t partition, mm_str_t user_id,
+                    char *buf, size_t cap, size_t *len, int timeout_ms);
+
+/* ---------------------------------------------------------------- restore */
+
+/** @brief Restore @p topic [@p partition]'s users from the changelog on the
+ * restore thread, then hand the state to @p w (a RESTORED mail). */
+void mm__restore_request(mm_engine_t *e, mm__worker_t *w, const char *topic,
+                         int32_t partition, uint8_t generation);
+bool mm__restore_start(mm_engine_t *e, char *errstr, size_t errstr_size);
+void mm__restore_stop(mm_engine_t *e);
+/** @brief Hand a restored state (or why not) to @p w (restore thread). */
+void mm__restore_deliver(mm__worker_t *w, const char *topic, int32_t partition,
+                         uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
+                         const char *error);
+/** @brief Take the worker's mail (worker thread, between batches). */
+void mm__worker_take_mail(mm__worker_t *w);
+/** @brief Answer what is left with 503 and free it (the worker is gone). */
+void mm__worker_drop_mail(mm__worker_t *w);
+/** @brief Install a restored state (worker thread). */
+void mm__worker_restored(mm__worker_t *w, const char *topic, int32_t partition,
+                         uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
+                         const char *error);
+
 /** @brief Stop the worker for good with a reason (the run exits 1). */
 void mm__worker_fail(mm__worker_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -316,6 +434,20 @@ struct mm_engine_s {
     _Atomic uint32_t topics_missing;
     char missing_topic[256];
     int64_t missing_logged_ms;
+    /* the input topics' partition counts at start (GET /users' owner) */
+    int n_input_topics;
+    char input_topic[16][256];
+    int input_partitions[16];
+    /* what is on (auto resolved at start) */
+    mm__outputs_t outputs;
+    char topic_names[MM__TOPIC__COUNT][256];
+    /* the restore thread */
+    pthread_t restore_thread;
+    bool restore_started;
+    pthread_mutex_t restore_lock;
+    pthread_cond_t restore_cond;
+    struct mm__restore_job_s *restore_jobs;
+    _Atomic bool restore_stop;
     /* the run */
     _Atomic bool stop_requested;
     _Atomic bool end_requested; /* mm__engine_end was called */

@@ -35,6 +35,9 @@ mm_offline_t *mm_offline_new(const mm_engine_conf_t *conf, const mm_rules_t *rul
         goto fail;
     }
     mm__proc_set_sink(off->proc, sink);
+    /* Late events flagged as `run` flags them, one stream for one partition. */
+    mm__outputs_t outputs = {.flag_late = true, .lateness_ms = conf->lateness_ms};
+    mm__proc_set_outputs(off->proc, &outputs);
     off->task = mm__task_open(off->proc, "stdin", 0);
     if (!off->task) {
         snprintf(errstr, errstr_size, "out of memory");

@@ -49,6 +49,16 @@ struct mm__proc_s {
     int64_t refusal_logged_ms;
     uint64_t refusals_unlogged;
     mm__counters_t counters;
+    mm__outputs_t outputs;
+    /* checkpoints: users changed since the last, and records in flight */
+    char *dirty_arena;
+    size_t dirty_used;
+    mm__dirty_t *dirty;
+    size_t n_dirty;
+    bool dirty_overflow;
+    size_t checkpoint_pending;
+    char *aux_buf; /* conversions */
+    size_t aux_cap;
     mm_moment_t moments[MM_MOMENTS_PER_EVENT];
     /* Slots [0, n_slots) may be in use: loops stop there, not at
      * MM_TASKS_MAX. last_task answers most lookups (records come in runs
@@ -61,15 +71,16 @@ struct mm__proc_s {
 
 /*
  * An output's opaque names its record: task slot (12 bits), the slot's
- * generation (8 bits), what the output is (1 bit: moment or dead letter) and
- * the tracker ticket (43 bits, 8.8e12 records per task). Packing it into the
- * pointer avoids allocating a context per output.
+ * generation (8 bits), what the output is (2 bits) and the tracker ticket
+ * (42 bits, 4.4e12 records per task). Packing it into the pointer avoids
+ * allocating a context per output. A checkpoint record (a profile, a state
+ * snapshot) belongs to no input record: it is counted, not tracked.
  */
-#define TICKET_BITS 43
-#define KIND_BITS 1
+#define TICKET_BITS 42
+#define KIND_BITS 2
 #define GEN_BITS 8
 
-typedef enum { OUT_MOMENT, OUT_DEAD } out_kind_t;
+typedef enum { OUT_MOMENT, OUT_DEAD, OUT_RECORD, OUT_CHECKPOINT } out_kind_t;
 
 static void *opaque_pack(size_t slot, uint8_t gen, out_kind_t kind, uint64_t ticket) {
     uint64_t v = ((uint64_t)slot << (TICKET_BITS + KIND_BITS + GEN_BITS)) |
@@ -98,7 +109,10 @@ mm__proc_t *mm__proc_new(const mm_engine_conf_t *conf, const mm_rules_t *rules,
      * session, query) plus bounded signals. */
     proc->encode_cap = 6 * conf->limits.max_field_bytes + 16384;
     proc->encode_buf = malloc(proc->encode_cap);
-    if (!proc->scratch.buf || !proc->encode_buf)
+    /* A conversion repeats three bounded fields and a few attributions. */
+    proc->aux_cap = 4 * conf->limits.max_field_bytes + 4096;
+    proc->aux_buf = malloc(proc->aux_cap);
+    if (!proc->scratch.buf || !proc->encode_buf || !proc->aux_buf)
         goto nomem;
     if (conf->input_format != MM_INPUT_JSON) {
         mm_avro_conf_t ac;
@@ -125,6 +139,9 @@ fail:
 void mm__proc_destroy(mm__proc_t *proc) {
     if (!proc)
         return;
+    free(proc->dirty_arena);
+    free(proc->dirty);
+    free(proc->aux_buf);
     for (size_t i = 0; i < proc->n_slots; i++)
         if (proc->tasks[i].in_use)
             mm__task_close(proc, &proc->tasks[i]);
@@ -140,6 +157,82 @@ mm_sink_t *mm__proc_sink(mm__proc_t *proc) { return proc->sink; }
 void mm__proc_set_rules(mm__proc_t *proc, const mm_rules_t *rules) { proc->rules = rules; }
 void mm__proc_set_now(mm__proc_t *proc, int64_t now_ms) { proc->now_ms = now_ms; }
 void mm__proc_set_latency(mm__proc_t *proc, mm_histogram_t *hist) { proc->latency = hist; }
+
+void mm__proc_set_outputs(mm__proc_t *proc, const mm__outputs_t *outputs) {
+    proc->outputs = *outputs;
+}
+
+const mm__outputs_t *mm__proc_outputs(const mm__proc_t *proc) { return &proc->outputs; }
+
+mm__counters_t *mm__proc_counters_mut(mm__proc_t *proc) { return &proc->counters; }
+
+mm__task_t *mm__task_at(mm__proc_t *proc, uint32_t slot, uint8_t gen) {
+    mm__task_t *t = slot < proc->n_slots ? &proc->tasks[slot] : NULL;
+    return t && t->in_use && t->generation == gen ? t : NULL;
+}
+
+uint32_t mm__task_slot(const mm__proc_t *proc, const mm__task_t *task) {
+    return (uint32_t)(task - proc->tasks);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+static bool dirty_alloc(mm__proc_t *proc) {
+    if (proc->dirty)
+        return true;
+    proc->dirty_arena = malloc(MM_DIRTY_BYTES);
+    proc->dirty = malloc(MM_DIRTY_MAX * sizeof(*proc->dirty));
+    return proc->dirty_arena && proc->dirty;
+}
+
+/* Lists the event's user for the next checkpoint, once per checkpoint. */
+static void note_dirty(mm__proc_t *proc, mm__task_t *task, mm_str_t user_id) {
+    if (!mm_state_mark_dirty(task->state, user_id))
+        return;
+    if (!dirty_alloc(proc) || proc->n_dirty >= MM_DIRTY_MAX ||
+        proc->dirty_used + user_id.len > MM_DIRTY_BYTES) {
+        /* Checked before the record (mm__proc_dirty_full), so this is only
+         * the arena's allocation failing: the checkpoint must not pretend. */
+        proc->dirty_overflow = true;
+        return;
+    }
+    memcpy(proc->dirty_arena + proc->dirty_used, user_id.p, user_id.len);
+    proc->dirty[proc->n_dirty++] = (mm__dirty_t){
+        .slot = mm__task_slot(proc, task),
+        .gen = task->generation,
+        .off = (uint32_t)proc->dirty_used,
+        .len = (uint32_t)user_id.len,
+    };
+    proc->dirty_used += user_id.len;
+}
+
+bool mm__proc_dirty_full(const mm__proc_t *proc) {
+    return proc->n_dirty + 1 >= MM_DIRTY_MAX ||
+           proc->dirty_used + proc->conf->limits.max_field_bytes > MM_DIRTY_BYTES;
+}
+
+size_t mm__proc_dirty(mm__proc_t *proc, const mm__dirty_t **entries, const char **arena) {
+    *entries = proc->dirty;
+    *arena = proc->dirty_arena;
+    return proc->n_dirty;
+}
+
+void mm__proc_dirty_reset(mm__proc_t *proc) {
+    proc->n_dirty = 0;
+    proc->dirty_used = 0;
+}
+
+mm_err_t mm__proc_write_checkpoint(mm__proc_t *proc, int topic, int32_t partition,
+                                   mm_str_t key, const char *payload, size_t len) {
+    proc->checkpoint_pending++;
+    mm_err_t err = proc->sink->ops->write(proc->sink->ctx, topic, partition, key, payload, len,
+                                          opaque_pack(0, 0, OUT_CHECKPOINT, 0));
+    if (err != MM_ERR_OK)
+        proc->checkpoint_pending--;
+    return err;
+}
+
+size_t mm__proc_checkpoint_pending(const mm__proc_t *proc) { return proc->checkpoint_pending; }
 
 void mm__proc_set_log(mm__proc_t *proc, mm_engine_log_fn *log, void *ctx) {
     proc->log = log;
@@ -317,8 +410,9 @@ static mm_err_t write_moments(mm__proc_t *proc, mm__task_t *task, size_t slot,
             MM_COUNTER_ADD(proc->counters.moments_out[m->type], 1);
             mm_offsets_hold(task->offsets, ticket);
             void *opaque = opaque_pack(slot, task->generation, OUT_MOMENT, ticket);
-            err = proc->sink->ops->write_moment(proc->sink->ctx, 0, m->event->user_id,
-                                                proc->encode_buf, len, opaque);
+            int topic = MM__TOPIC_MOMENTS + (proc->outputs.per_type ? (int)m->type : 0);
+            err = proc->sink->ops->write(proc->sink->ctx, topic, RD_KAFKA_PARTITION_UA,
+                                         m->event->user_id, proc->encode_buf, len, opaque);
         }
         if (err != MM_ERR_OK)
             return err;
@@ -327,6 +421,28 @@ static mm_err_t write_moments(mm__proc_t *proc, mm__task_t *task, size_t slot,
     }
     (void)key;
     return MM_ERR_OK;
+}
+
+/* Another output of the record (a conversion, a late event's copy). */
+static mm_err_t write_record(mm__proc_t *proc, mm__task_t *task, size_t slot, uint64_t ticket,
+                             int topic, mm_str_t key, mm_str_t value) {
+    mm_offsets_hold(task->offsets, ticket);
+    void *opaque = opaque_pack(slot, task->generation, OUT_RECORD, ticket);
+    return proc->sink->ops->write(proc->sink->ctx, topic, RD_KAFKA_PARTITION_UA, key, value.p,
+                                  value.len, opaque);
+}
+
+static mm_err_t write_conversion(mm__proc_t *proc, mm__task_t *task, size_t slot,
+                                 uint64_t ticket, const mm_event_t *ev,
+                                 const mm_attribution_t *attributed, size_t n) {
+    size_t len = mm_conversion_to_json(ev, attributed, n, proc->aux_buf, proc->aux_cap);
+    if (len == 0)
+        return MM_ERR_FULL; /* cannot happen with bounded fields */
+    MM_COUNTER_ADD(proc->counters.conversions, 1);
+    for (size_t i = 0; i < n; i++)
+        MM_COUNTER_ADD(proc->counters.conversions_attributed[attributed[i].type], 1);
+    return write_record(proc, task, slot, ticket, MM__TOPIC_CONVERSIONS, ev->user_id,
+                        (mm_str_t){proc->aux_buf, len});
 }
 
 /* Rate-limited: a topic that refuses every record must not flood the log. */
@@ -358,8 +474,16 @@ void mm__proc_ack(void *opaque, const mm_sink_ack_t *ack, void *cb_ctx) {
     uint64_t v = (uint64_t)(uintptr_t)opaque;
     size_t slot = (size_t)(v >> (TICKET_BITS + KIND_BITS + GEN_BITS));
     uint8_t gen = (uint8_t)(v >> (TICKET_BITS + KIND_BITS));
-    out_kind_t kind = (out_kind_t)((v >> TICKET_BITS) & 1);
+    out_kind_t kind = (out_kind_t)((v >> TICKET_BITS) & 3);
     uint64_t ticket = v & ((1ull << TICKET_BITS) - 1);
+    if (kind == OUT_CHECKPOINT) {
+        proc->checkpoint_pending--;
+        if (ack->err != MM_ERR_OK)
+            fail(proc, "a checkpoint record to '%s' could not be written: %s (nothing is "
+                       "committed past the last checkpoint)",
+                 ack->topic ? ack->topic : "?", ack->reason ? ack->reason : "no reason given");
+        return;
+    }
     mm__task_t *task = &proc->tasks[slot];
     if (!task->in_use || task->generation != gen)
         return; /* the partition was revoked; its offsets are not ours now */
@@ -398,9 +522,9 @@ void mm__proc_ack(void *opaque, const mm_sink_ack_t *ack, void *cb_ctx) {
             mm_offsets_release(task->offsets, ticket);
             return;
         }
-        if (kind == OUT_MOMENT) {
+        if (kind != OUT_DEAD) {
             char reason[256];
-            snprintf(reason, sizeof(reason), "%s refused the moment: %s", topic, why);
+            snprintf(reason, sizeof(reason), "%s refused the record's output: %s", topic, why);
             log_refusal(proc, "a moment", task, offset, ack);
             void *dl_opaque = opaque_pack(slot, gen, OUT_DEAD, ticket);
             mm_err_t err = write_dead(proc, task, dl_opaque, ticket, ack->key, ack->value,
@@ -542,8 +666,37 @@ mm_err_t mm__proc_record(mm__proc_t *proc, mm__task_t *task, mm_str_t key, mm_st
         proc->explain(&ev, &explain, n ? &proc->moments[0] : NULL, proc->explain_ctx);
         err = MM_ERR_OK;
     } else {
+        const mm__outputs_t *out = &proc->outputs;
+        bool conversion = (out->conversion_types >> ev.type) & 1u;
+        mm_attribution_t attributed[MM_MOMENT__COUNT];
+        size_t n_attr = 0;
+        if (conversion && out->conversions) /* the moments before this event */
+            n_attr = mm_profile_attribute(task->state, &ev, out->attribution_window_ms,
+                                          attributed, out->attribution_max);
+        /* Late: behind the partition's newest event time by more than the
+         * allowed lateness. Decided from the partition's own order, so the
+         * same input flags the same events. */
+        int64_t lateness = ev.has_ts && task->watermark > 0 ? task->watermark - ev.ts : 0;
+        bool late = out->flag_late && lateness > out->lateness_ms;
+        if (ev.has_ts && ev.ts > task->watermark)
+            task->watermark = ev.ts;
         mm_classify(proc->rules, task->state, &ev, proc->moments, &n, NULL);
+        if (late) {
+            MM_COUNTER_ADD(proc->counters.late_events, 1);
+            for (size_t i = 0; i < n; i++) {
+                proc->moments[i].late = true;
+                proc->moments[i].lateness_ms = lateness;
+            }
+        }
+        if (out->profiles || out->conversions)
+            mm_profile_record(task->state, &ev, proc->moments, n, conversion);
+        if (out->profiles || out->changelog)
+            note_dirty(proc, task, ev.user_id);
         err = write_moments(proc, task, slot, ticket, n, key, offset, record_ts);
+        if (err == MM_ERR_OK && late && out->late)
+            err = write_record(proc, task, slot, ticket, MM__TOPIC_LATE, key, value);
+        if (err == MM_ERR_OK && conversion && out->conversions)
+            err = write_conversion(proc, task, slot, ticket, &ev, attributed, n_attr);
     }
 done:
     if (marked)

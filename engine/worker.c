@@ -47,6 +47,9 @@ typedef struct control_s {
  * low bit set (both are at least 8-byte aligned). */
 #define CONTROL_TAG ((uintptr_t)1)
 
+static void pause_partition(mm__worker_t *w, mm__task_t *task, bool pause);
+static void start_restore(mm__worker_t *w, mm__task_t *task);
+
 /* ------------------------------------------------------------------ state */
 
 static bool worker_failed(const mm__worker_t *w) {
@@ -144,6 +147,11 @@ bool mm__worker_rewind(mm__worker_t *w, mm__task_t *task, int64_t offset) {
     seek_to(w, task, offset);
     if (worker_failed(w))
         return false;
+    if (mm__proc_outputs(w->proc)->changelog) {
+        /* The state of the last committed transaction, not an empty one. */
+        pause_partition(w, task, true);
+        start_restore(w, task);
+    }
     mm__info(w->engine, "worker %d: rewound %s [%" PRId32 "] to offset %" PRId64, w->id, topic,
              partition, offset);
     return true;
@@ -216,6 +224,43 @@ static void retry_parked(mm__worker_t *w) {
     }
 }
 
+/* --------------------------------------------------------------- restore */
+
+/* The task's state comes from the changelog; its records wait (dropped,
+ * they come again) until it is there. */
+static void start_restore(mm__worker_t *w, mm__task_t *task) {
+    task->restoring = true;
+    task->restore_from = -1;
+    mm__restore_request(w->engine, w, task->topic, task->partition, task->generation);
+}
+
+void mm__worker_restored(mm__worker_t *w, const char *topic, int32_t partition,
+                         uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
+                         const char *error) {
+    mm__task_t *t = mm__task_find(w->proc, topic, partition);
+    if (!t || t->generation != generation || !t->restoring) {
+        mm_state_destroy(state); /* revoked or rewound since */
+        return;
+    }
+    if (error || !state) {
+        mm__worker_fail(w, "cannot restore %s [%" PRId32 "] from the changelog: %s", topic,
+                        partition, error ? error : "no state");
+        mm_state_destroy(state);
+        return;
+    }
+    mm_state_destroy(t->state);
+    t->state = state;
+    t->restoring = false;
+    mm__counters_t *c = mm__proc_counters_mut(w->proc);
+    MM_COUNTER_ADD(c->restored_users, users);
+    MM_COUNTER_ADD(c->restore_ms, (uint64_t)ms);
+    mm__info(w->engine, "restored %" PRIu64 " users of %s [%" PRId32 "] from the changelog in %"
+             PRId64 " ms", users, topic, partition, ms);
+    if (t->restore_from >= 0)
+        seek_to(w, t, t->restore_from);
+    pause_partition(w, t, false);
+}
+
 /* ---------------------------------------------------------------- control */
 
 static void close_task(mm__worker_t *w, mm__task_t *t) {
@@ -235,9 +280,11 @@ static void handle_control(mm__worker_t *w, control_t *ctl) {
     switch (ctl->kind) {
     case CONTROL_ASSIGN: {
         mm__task_t *t = mm__task_open(w->proc, ctl->topic, ctl->partition);
-        if (t)
+        if (t) {
             t->pub = ctl->pub;
-        else
+            if (mm__proc_outputs(w->proc)->changelog)
+                start_restore(w, t); /* the consumer thread paused it */
+        } else
             mm__worker_fail(w, "no room for the task of %s [%" PRId32 "] (at most %d a worker)",
                             ctl->topic, ctl->partition, MM_TASKS_MAX);
         free(ctl); /* the consumer thread does not wait for an assign */
@@ -274,6 +321,11 @@ static void handle_record(mm__worker_t *w, rd_kafka_message_t *rkm, bool *keep) 
     if (task->resume_at >= 0 && (rkm->err || rkm->offset != task->resume_at))
         return; /* fetched before a seek: it comes again */
     task->resume_at = -1;
+    if (task->restoring) {
+        if (!rkm->err && task->restore_from < 0)
+            task->restore_from = rkm->offset;
+        return;
+    }
     if (rkm->err) {
         if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             task->eof = true;
@@ -292,6 +344,8 @@ static void handle_record(mm__worker_t *w, rd_kafka_message_t *rkm, bool *keep) 
     mm_str_t value = {rkm->payload, rkm->len};
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(rkm, &tstype);
+    if (mm__proc_dirty_full(w->proc))
+        w->delivery->checkpoint(w);
     for (;;) {
         mm_err_t err = mm__proc_record(w->proc, task, key, value, rkm->offset, ts);
         if (err == MM_ERR_OK) {
@@ -380,7 +434,8 @@ static void publish(mm__worker_t *w) {
     uint64_t users = 0, cap = 0, ttl = 0;
     for (mm__task_t *t = mm__task_next(w->proc, NULL); t; t = mm__task_next(w->proc, t)) {
         open++;
-        if (t->eof && !t->parked && t->resume_at < 0 && mm_offsets_inflight(t->offsets) == 0 &&
+        if (t->eof && !t->parked && !t->restoring && t->resume_at < 0 &&
+            mm_offsets_inflight(t->offsets) == 0 &&
             w->delivery->settled(w))
             settled++;
         mm_state_stats_t st;
@@ -443,6 +498,7 @@ static void worker_run(mm__worker_t *w) {
     w->last_commit_ms = mm_now_ms();
     while (!worker_failed(w)) {
         quiesce(w);
+        mm__worker_take_mail(w);
         size_t n = take_batch(w);
         w->sink->ops->poll(w->sink->ctx, n ? 0 : 1);
         retry_parked(w);
@@ -489,6 +545,7 @@ mm__worker_t *mm__worker_new(int id, mm_engine_t *engine, char *errstr, size_t e
     w->conf = conf;
     pthread_mutex_init(&w->bell_lock, NULL);
     pthread_cond_init(&w->bell, NULL);
+    pthread_mutex_init(&w->mail_lock, NULL);
     w->ring_buf = calloc(MM_WORKER_RING_SIZE, sizeof(ck_ring_buffer_t));
     w->latency = mm_histogram_new();
     if (!w->ring_buf || !w->latency) {
@@ -503,6 +560,12 @@ mm__worker_t *mm__worker_new(int id, mm_engine_t *engine, char *errstr, size_t e
         goto fail;
     mm__proc_set_latency(w->proc, w->latency);
     mm__proc_set_log(w->proc, proc_log, engine);
+    mm__proc_set_outputs(w->proc, &engine->outputs);
+    w->ckpt_cap = 6 * conf->limits.max_field_bytes + 4096;
+    if (!(w->ckpt_buf = malloc(w->ckpt_cap))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
     if (engine->hooks.on_moment)
         mm__proc_set_moment_hook(w->proc, engine->hooks.on_moment, engine->hooks.moment_ctx);
     bool eos = conf->delivery == MM_DELIVERY_EXACTLY_ONCE;
@@ -520,10 +583,12 @@ mm__worker_t *mm__worker_new(int id, mm_engine_t *engine, char *errstr, size_t e
          * transaction does. */
         mm__proc_set_transactional(w->proc, true);
     }
-    const char *topics[] = {conf->output_topic};
+    const char *topics[MM__TOPIC__COUNT];
+    for (int i = 0; i < MM__TOPIC__COUNT; i++)
+        topics[i] = engine->topic_names[i];
     mm_sink_kafka_conf_t sconf = {
         .topics = topics,
-        .n_topics = 1,
+        .n_topics = MM__TOPIC__COUNT,
         .dlq_topic = conf->dlq_topic,
         .txn_init_timeout_ms = eos ? (int)conf->startup_timeout_ms : 0,
     };
@@ -697,6 +762,9 @@ void mm__worker_destroy(mm__worker_t *w) {
         mm_sink_destroy(w->sink);
     mm_histogram_destroy(w->latency);
     free(w->ring_buf);
+    free(w->ckpt_buf);
+    mm__worker_drop_mail(w);
+    pthread_mutex_destroy(&w->mail_lock);
     pthread_mutex_destroy(&w->bell_lock);
     pthread_cond_destroy(&w->bell);
     free(w);

@@ -92,16 +92,17 @@ static rd_kafka_resp_err_t produce_blocking(kafka_sink_t *ks, rd_kafka_vu_t *vus
     }
 }
 
-static mm_err_t write_moment(void *ctx, int topic, mm_str_t key, const char *payload,
-                             size_t len, void *opaque) {
+static mm_err_t write_record(void *ctx, int topic, int32_t partition, mm_str_t key,
+                             const char *payload, size_t len, void *opaque) {
     kafka_sink_t *ks = ctx;
     rd_kafka_topic_t *rkt = ks->topics[topic >= 0 && topic < ks->n_topics ? topic : 0];
     rd_kafka_vu_t vus[] = {
         {.vtype = RD_KAFKA_VTYPE_RKT, .u.rkt = rkt},
         {.vtype = RD_KAFKA_VTYPE_KEY, .u.mem = {(void *)key.p, key.len}},
-        {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)payload, len}},
+        {.vtype = RD_KAFKA_VTYPE_VALUE, .u.mem = {(void *)payload, payload ? len : 0}},
         {.vtype = RD_KAFKA_VTYPE_MSGFLAGS, .u.i = RD_KAFKA_MSG_F_COPY},
         {.vtype = RD_KAFKA_VTYPE_OPAQUE, .u.ptr = opaque},
+        {.vtype = RD_KAFKA_VTYPE_PARTITION, .u.i32 = partition},
     };
     rd_kafka_resp_err_t err = produce_blocking(ks, vus, sizeof(vus) / sizeof(vus[0]));
     if (err && fault_of(err) == MM_SINK_FAULT_RECORD) {
@@ -322,7 +323,7 @@ static void kafka_sink_destroy(void *ctx) {
 
 static const mm_sink_ops_t mm_sink_kafka_ops = {
     .name = "kafka",
-    .write_moment = write_moment,
+    .write = write_record,
     .write_dead = write_dead,
     .poll = sink_poll,
     .outstanding = outstanding,
@@ -332,7 +333,7 @@ static const mm_sink_ops_t mm_sink_kafka_ops = {
 
 static const mm_sink_ops_t mm_sink_kafka_txn_ops = {
     .name = "kafka-transactional",
-    .write_moment = write_moment,
+    .write = write_record,
     .write_dead = write_dead,
     .poll = sink_poll,
     .outstanding = outstanding,

@@ -52,7 +52,9 @@ static const char mm__moment_avsc[] =
     "{\"name\":\"local_hour\",\"type\":[\"null\",\"int\"],\"default\":null}]}},"
     "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"Source\",\"fields\":["
     "{\"name\":\"topic\",\"type\":\"string\"},{\"name\":\"partition\",\"type\":\"int\"},"
-    "{\"name\":\"offset\",\"type\":\"long\"}]}}"
+    "{\"name\":\"offset\",\"type\":\"long\"}]}},"
+    "{\"name\":\"late\",\"type\":[\"null\",\"boolean\"],\"default\":null},"
+    "{\"name\":\"lateness_ms\",\"type\":[\"null\",\"long\"],\"default\":null}"
     "]}";
 
 const char *mm_avro_moment_schema(void) { return mm__moment_avsc; }
@@ -142,6 +144,7 @@ static void visit_avro(void *ctx, const mm_mf_t *f) {
     switch (f->kind) {
     case MM_MF_STRING: put_string(w, f->str); break;
     case MM_MF_INT: put_long(w, f->i); break;
+    case MM_MF_BOOL: put(w, (const unsigned char *)(f->i ? "\1" : "\0"), 1); break;
     case MM_MF_DOUBLE: put_double(w, f->d); break;
     default: break;
     }

@@ -141,6 +141,11 @@ void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_
     integer(&w, "partition", MM_MF_REQUIRED, true, ev->source.partition);
     integer(&w, "offset", MM_MF_REQUIRED, true, ev->source.offset);
     begin(&w, NULL, MM_MF_OBJECT_END, 0);
+    /* Only on a late event: behind its partition's watermark by more than the
+     * allowed lateness. */
+    emit(&w, (mm_mf_t){.key = "late", .kind = MM_MF_BOOL, .presence = MM_MF_OPTIONAL,
+                       .present = m->late, .i = 1});
+    integer(&w, "lateness_ms", MM_MF_OPTIONAL, m->late, m->lateness_ms);
     begin(&w, NULL, MM_MF_OBJECT_END, 0);
 }
 
@@ -167,6 +172,7 @@ void mm_moment_visit_json(void *ctx, const mm_mf_t *f) {
     case MM_MF_ARRAY_BEGIN: mm_jw_array_open(jw); break;
     case MM_MF_STRING: mm_jw_string(jw, f->str.p, f->str.len); break;
     case MM_MF_INT: mm_jw_int(jw, f->i); break;
+    case MM_MF_BOOL: mm_jw_bool(jw, f->i != 0); break;
     case MM_MF_DOUBLE: mm_jw_double(jw, f->d, f->decimals); break;
     default: break;
     }

@@ -11,7 +11,11 @@
 #include "sinks.h"
 
 void mm_moment_id(const mm_moment_t *m, char out[MM_MOMENT_ID_LEN + 1]) {
-    const mm_source_t *src = &m->event->source;
+    mm_moment_id_of(&m->event->source, m->ordinal, out);
+}
+
+void mm_moment_id_of(const mm_source_t *src, uint8_t ordinal,
+                     char out[MM_MOMENT_ID_LEN + 1]) {
     /* Field separators keep ("ab", 1) and ("a", 11...) apart. */
     unsigned char buf[512];
     size_t n = 0;
@@ -29,7 +33,7 @@ void mm_moment_id(const mm_moment_t *m, char out[MM_MOMENT_ID_LEN + 1]) {
     /* Not the type: a record read again after a crash, with per-user state
      * rebuilt from less history, may come out as another type, and it must
      * keep its id so that downstream sees it as the same moment again. */
-    buf[n++] = m->ordinal;
+    buf[n++] = ordinal;
     XXH128_hash_t h = XXH3_128bits(buf, n);
     /* Hex by hand: snprintf's format parsing cost more than the hash. */
     static const char hex[] = "0123456789abcdef";

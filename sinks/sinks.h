@@ -69,6 +69,30 @@ bool mm_jw_ok(const mm_jw_t *jw);
  */
 void mm_moment_id(const mm_moment_t *m, char out[MM_MOMENT_ID_LEN + 1]);
 
+/** @brief The id of moment number @p ordinal of the record at @p source
+ * (what mm_moment_id computes, for moments remembered in a profile). */
+void mm_moment_id_of(const mm_source_t *source, uint8_t ordinal,
+                     char out[MM_MOMENT_ID_LEN + 1]);
+
+/**
+ * @brief Encode a user's profile as one JSON object: {"user_id",
+ * "last":{"know":{"moment_id","ts"},...}, "counts":{...,"since"},
+ * "journey_stage", "last_conversion":{...}, "events", "last_ts",
+ * "owner":{"topic","partition"}}. Moment ids are derived from @p topic and
+ * @p partition (the user's input partition). @returns bytes, 0 when
+ * @p cap was too small.
+ */
+size_t mm_profile_to_json(mm_str_t user_id, const mm_profile_t *p, mm_str_t topic,
+                          int32_t partition, int64_t updated_ms, char *buf, size_t cap);
+
+/**
+ * @brief Encode a conversion: the event (user, event_id, type, ts, value,
+ * currency, source) and "attributed_to": [{"moment_id","moment","age_ms"}].
+ * @returns bytes, 0 when @p cap was too small.
+ */
+size_t mm_conversion_to_json(const mm_event_t *ev, const mm_attribution_t *attributed,
+                             size_t n, char *buf, size_t cap);
+
 /**
  * @brief Encode @p m as the contract's output JSON object (one line, no
  * newline).
@@ -160,10 +184,11 @@ typedef struct mm_txn_offset_s {
 
 typedef struct mm_sink_ops_s {
     const char *name;
-    /** Write one encoded moment to the sink's topic number @p topic (0: the
-     * moment topic); the payload is copied. */
-    mm_err_t (*write_moment)(void *ctx, int topic, mm_str_t key, const char *payload,
-                             size_t len, void *opaque);
+    /** Write one record (a moment, a profile, a state snapshot...) to the
+     * sink's topic number @p topic, to @p partition (-1: by key); the bytes
+     * are copied; @p payload NULL writes a tombstone (compacted topics). */
+    mm_err_t (*write)(void *ctx, int topic, int32_t partition, mm_str_t key,
+                      const char *payload, size_t len, void *opaque);
     /** Write one dead letter; its bytes are copied. A value the destination
      * refuses as too large is cut to what it takes, with headers saying so. */
     mm_err_t (*write_dead)(void *ctx, const mm_dead_letter_t *dl, void *opaque);
@@ -193,8 +218,8 @@ typedef struct mm_sink_s {
     void *ctx;
 } mm_sink_t;
 
-/** The Kafka sink's destinations: topics[0] takes moments by default, the
- * others by number (write_moment's topic); dead letters go to dlq_topic. */
+/** The Kafka sink's destinations: topics by number (write's topic); dead
+ * letters go to dlq_topic. A name may repeat (per-type routing off). */
 typedef struct mm_sink_kafka_conf_s {
     const char *const *topics;
     int n_topics;
@@ -228,8 +253,11 @@ bool mm_kafka_conf_user_set(rd_kafka_conf_t *conf, const char *key, char *value,
 /**
  * @brief A sink writing moments as JSON lines to @p moments and dead letters
  * as JSON lines (error, reason, source, the original value) to @p dead.
- * Acknowledges synchronously. The streams are borrowed.
+ * Records for topics numbered past MM_SINK_STDOUT_TOPICS (profiles, state)
+ * are acknowledged and dropped. Acknowledges synchronously. The streams are
+ * borrowed.
  */
+#define MM_SINK_STDOUT_TOPICS 4
 mm_sink_t *mm_sink_stdout_new(FILE *moments, FILE *dead, mm_sink_ack_cb *ack,
                               void *ack_ctx);
 
@@ -250,6 +278,7 @@ typedef enum {
     MM_MF_ARRAY_END,
     MM_MF_STRING,
     MM_MF_INT,    /* Avro long, or int where the schema says so */
+    MM_MF_BOOL,   /* in i: 0 or 1 */
     MM_MF_DOUBLE  /* already rounded to `decimals` decimals */
 } mm_mf_kind_t;
 

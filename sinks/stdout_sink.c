@@ -21,11 +21,15 @@ static void acknowledge(stdout_sink_t *ss, void *opaque, bool ok, const char *wh
     ss->ack(opaque, &ack, ss->ack_ctx);
 }
 
-static mm_err_t write_moment(void *ctx, int topic, mm_str_t key, const char *payload,
-                             size_t len, void *opaque) {
+static mm_err_t write_record(void *ctx, int topic, int32_t partition, mm_str_t key,
+                             const char *payload, size_t len, void *opaque) {
     (void)key;
-    (void)topic; /* one stream for every moment topic */
+    (void)partition;
     stdout_sink_t *ss = ctx;
+    if (topic >= MM_SINK_STDOUT_TOPICS || !payload) { /* not a moment */
+        acknowledge(ss, opaque, true, "none");
+        return MM_ERR_OK;
+    }
     bool ok = fwrite(payload, 1, len, ss->moments) == len &&
               fputc('\n', ss->moments) != EOF;
     acknowledge(ss, opaque, ok, "stdout");
@@ -80,7 +84,7 @@ static void stdout_sink_destroy(void *ctx) {
 
 static const mm_sink_ops_t mm_sink_stdout_ops = {
     .name = "stdout",
-    .write_moment = write_moment,
+    .write = write_record,
     .write_dead = write_dead,
     .poll = sink_poll,
     .outstanding = outstanding,

@@ -173,6 +173,8 @@ static size_t v1_record(char *out, size_t cap, const char *user_id, const char *
     set_branch_str(&r.v, "url", NULL);
     avro_value_set_null(branch(&r.v, "page_load_ms", 0, &b));
     avro_value_set_boolean(branch(&r.v, "in_store", 1, &b), 1);
+    avro_value_set_double(branch(&r.v, "value", 1, &b), 19.5);
+    set_branch_str(&r.v, "currency", "EUR");
     size_t n = frame(&r.v, 1, out, cap);
     rec_free(&r);
     return n;
@@ -222,6 +224,9 @@ START_TEST(test_valid_framed_record_decodes) {
     ck_assert_int_eq(ev.tz_offset_min, 60);
     ck_assert(!ev.has_page_load_ms);
     ck_assert_int_eq(ev.in_store, 1);
+    ck_assert(ev.has_value);
+    ck_assert(ev.value == 19.5);
+    ck_assert(str_eq(ev.currency, "EUR"));
     mm_avro_decoder_destroy(dec);
 }
 END_TEST
@@ -608,6 +613,8 @@ START_TEST(test_agrees_with_avro_c_resolved_reader) {
     set_branch_str(&r.v, "url", NULL);
     avro_value_set_long(branch(&r.v, "page_load_ms", 1, &b0), 3100);
     avro_value_set_null(branch(&r.v, "in_store", 0, &b0));
+    avro_value_set_double(branch(&r.v, "value", 1, &b0), 7.25);
+    set_branch_str(&r.v, "currency", NULL);
     avro_value_set_float(branch(&r.v, "y", 1, &b0), 2.5f);
     size_t n = frame(&r.v, 8, buf, sizeof(buf));
     rec_free(&r);
@@ -646,6 +653,11 @@ START_TEST(test_agrees_with_avro_c_resolved_reader) {
     avro_value_get_current_branch(&f, &b);
     avro_value_get_long(&b, &l);
     ck_assert_int_eq(ev.page_load_ms, l);
+    avro_value_get_by_name(&rv, "value", &f, NULL);
+    avro_value_get_current_branch(&f, &b);
+    avro_value_get_double(&b, &d);
+    ck_assert(ev.has_value && ev.value == d);
+    ck_assert(!ev.currency.p);
     avro_reader_free(rd);
     avro_value_decref(&rv);
     avro_value_decref(&wv);
