@@ -564,6 +564,8 @@ static void write_order(mm_gen_t *g, mm_jw_t *jw, const episode_t *ep,
     key_str(jw, "currency", cities[ep->city].currency);
     if (st != ST_PURCHASE)
         return;
+    mm_jw_key(jw, "value"); /* the contract's amount: one item here */
+    mm_jw_double(jw, (double)(ep->sku % 2000) + 0.95, 2);
     mm_jw_key(jw, "items");
     mm_jw_array_open(jw);
     mm_jw_object_open(jw);

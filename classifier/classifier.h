@@ -232,6 +232,10 @@ void mm_state_destroy(mm_state_t *state);
 /** @brief Drop every user (partition revoked). */
 void mm_state_clear(mm_state_t *state);
 
+/** @brief The newest event time the table has seen (0 before any); a
+ * restored table's is its newest user's. */
+int64_t mm_state_watermark(const mm_state_t *state);
+
 typedef struct mm_state_stats_s {
     uint64_t users;
     uint64_t evicted_cap;

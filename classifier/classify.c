@@ -102,6 +102,8 @@ static void fill_moment(const mm__detect_ctx_t *ctx, const mm__evidence_t *evd,
     m->confidence = confidence;
     memcpy(m->scores, scores, sizeof(m->scores));
     m->ordinal = 0;
+    m->late = false; /* the caller knows the partition's order */
+    m->lateness_ms = 0;
     m->event = ctx->ev;
     copy_signals(ctx->qa, evd, m->signals, &m->n_signals);
     mm__enrich(ctx, evd, m);

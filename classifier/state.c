@@ -320,6 +320,7 @@ mm__user_t *mm__state_touch(mm_state_t *st, mm_str_t user_id, int64_t ts,
 }
 
 int64_t mm__state_watermark(const mm_state_t *st) { return st->watermark; }
+int64_t mm_state_watermark(const mm_state_t *st) { return st->watermark; }
 
 mm__user_t *mm__state_find_mut(mm_state_t *st, mm_str_t user_id) {
     bool found;

@@ -89,8 +89,6 @@ typedef struct mm__task_s {
     int64_t resume_at;   /* after a seek: skip records until this one */
     rd_kafka_message_t *parked; /* the record waiting for the registry */
     int64_t parked_since_ms;
-    /* process.c */
-    int64_t watermark; /* newest event time seen on the partition */
     /* worker.c: the state is being restored from the changelog; records are
      * dropped meanwhile (they come again) */
     bool restoring;

@@ -673,21 +673,20 @@ mm_err_t mm__proc_record(mm__proc_t *proc, mm__task_t *task, mm_str_t key, mm_st
         if (conversion && out->conversions) /* the moments before this event */
             n_attr = mm_profile_attribute(task->state, &ev, out->attribution_window_ms,
                                           attributed, out->attribution_max);
-        /* Late: behind the partition's newest event time by more than the
-         * allowed lateness. Decided from the partition's own order, so the
-         * same input flags the same events. */
-        int64_t lateness = ev.has_ts && task->watermark > 0 ? task->watermark - ev.ts : 0;
+        /* Late: behind the partition's newest event time (its table's, so a
+         * restored table goes on from the same one) by more than the allowed
+         * lateness. Decided from the partition's own order, so the same input
+         * flags the same events. */
+        int64_t watermark = mm_state_watermark(task->state);
+        int64_t lateness = ev.has_ts && watermark > 0 ? watermark - ev.ts : 0;
         bool late = out->flag_late && lateness > out->lateness_ms;
-        if (ev.has_ts && ev.ts > task->watermark)
-            task->watermark = ev.ts;
         mm_classify(proc->rules, task->state, &ev, proc->moments, &n, NULL);
-        if (late) {
-            MM_COUNTER_ADD(proc->counters.late_events, 1);
-            for (size_t i = 0; i < n; i++) {
-                proc->moments[i].late = true;
-                proc->moments[i].lateness_ms = lateness;
-            }
+        for (size_t i = 0; i < n; i++) { /* the array is reused: set both ways */
+            proc->moments[i].late = late;
+            proc->moments[i].lateness_ms = late ? lateness : 0;
         }
+        if (late)
+            MM_COUNTER_ADD(proc->counters.late_events, 1);
         if (out->profiles || out->conversions)
             mm_profile_record(task->state, &ev, proc->moments, n, conversion);
         if (out->profiles || out->changelog)
