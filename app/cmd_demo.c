@@ -5,6 +5,8 @@
  * pipeline consuming it over TCP. A live line of counts per moment type, then
  * a summary with example moments. Ends by itself.
  */
+#include <arpa/inet.h>
+#include <curl/curl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -32,7 +35,12 @@ typedef struct demo_s {
     atomic_uint_fast64_t produced;
     char examples[MM_MOMENT__COUNT][EXAMPLE_LEN];
     uint32_t example_signals[MM_MOMENT__COUNT];
+    char buyer[128]; /* the user of the buy example: whose profile to show */
     pthread_mutex_t examples_lock;
+    char profile_url[256];
+    char profile[EXAMPLE_LEN]; /* what GET /users/{id} answered */
+    size_t profile_len;
+    char conversion[EXAMPLE_LEN];
 } demo_t;
 
 /* Malformed records, one of each kind the dead-letter path handles. */
@@ -102,6 +110,56 @@ static void *generate(void *arg) {
     return NULL;
 }
 
+/* A port the OS says is free now, for the demo's HTTP listener (port 0 would
+ * mean "no listener"). */
+static uint16_t free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    uint16_t port = 19464;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static size_t keep_body(char *p, size_t size, size_t nmemb, void *ctx) {
+    demo_t *demo = ctx;
+    size_t n = size * nmemb, room = sizeof(demo->profile) - 1 - demo->profile_len;
+    size_t take = n < room ? n : room;
+    memcpy(demo->profile + demo->profile_len, p, take);
+    demo->profile_len += take;
+    demo->profile[demo->profile_len] = '\0';
+    return n;
+}
+
+/* What a personalization service would ask: the profile of a user who has
+ * just had a buy moment, over the same HTTP listener as /metrics. */
+static void fetch_profile(mm_run_t *run, demo_t *demo) {
+    char user[128];
+    pthread_mutex_lock(&demo->examples_lock);
+    snprintf(user, sizeof(user), "%s", demo->buyer);
+    pthread_mutex_unlock(&demo->examples_lock);
+    uint16_t port = mm_run_http_port(run);
+    CURL *curl = *user && port ? curl_easy_init() : NULL;
+    if (!curl)
+        return;
+    char *escaped = curl_easy_escape(curl, user, 0);
+    snprintf(demo->profile_url, sizeof(demo->profile_url), "http://127.0.0.1:%u/users/%s",
+             (unsigned)port, escaped ? escaped : user);
+    curl_free(escaped);
+    demo->profile_len = 0;
+    curl_easy_setopt(curl, CURLOPT_URL, demo->profile_url);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, demo);
+    if (curl_easy_perform(curl) != CURLE_OK)
+        demo->profile_len = 0;
+    curl_easy_cleanup(curl);
+}
+
 static void live_line(mm_run_t *run, void *ctx) {
     demo_t *demo = ctx;
     mm_engine_stats_t st;
@@ -110,8 +168,10 @@ static void live_line(mm_run_t *run, void *ctx) {
     for (int i = 0; i < MM_ERR__COUNT; i++)
         dead += st.dead_out[i];
     int64_t elapsed = (mm_now_ms() - demo->started_ms) / 1000;
-    if (elapsed >= demo->seconds)
+    if (elapsed >= demo->seconds) {
+        fetch_profile(run, demo);
         mm_run_stop(run);
+    }
     if (st.partitions == 0) {
         printf("[%3" PRId64 "s] joining the consumer group...\n", elapsed);
         fflush(stdout);
@@ -136,7 +196,50 @@ static void keep_example(const mm_moment_t *m, const char *json, size_t len, voi
         demo->examples[m->type][len] = '\0';
         demo->example_signals[m->type] = m->n_signals;
     }
+    if (m->type == MM_MOMENT_BUY && m->event->user_id.len < sizeof(demo->buyer)) {
+        memcpy(demo->buyer, m->event->user_id.p, m->event->user_id.len);
+        demo->buyer[m->event->user_id.len] = '\0';
+    }
     pthread_mutex_unlock(&demo->examples_lock);
+}
+
+/* The first conversion attributed to a moment, from the conversions topic. */
+static void find_conversion(demo_t *demo) {
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", demo->bootstrap, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "group.id", "micromoment-demo-reader", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return;
+    }
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
+    for (int p = 0; p < 4; p++)
+        rd_kafka_topic_partition_list_add(parts, "micro-moments.conversions", p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    int at_end = 0;
+    int64_t deadline = mm_now_ms() + 5000;
+    while (at_end < 4 && !*demo->conversion && mm_now_ms() < deadline) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 200);
+        if (!rkm)
+            continue;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            at_end++;
+        else if (!rkm->err && rkm->len < sizeof(demo->conversion)) {
+            memcpy(demo->conversion, rkm->payload, rkm->len);
+            demo->conversion[rkm->len] = '\0';
+            if (!strstr(demo->conversion, "\"moment_id\"")) /* attributed to none */
+                *demo->conversion = '\0';
+        }
+        rd_kafka_message_destroy(rkm);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
 }
 
 static void summary(demo_t *demo, int code) {
@@ -145,6 +248,12 @@ static void summary(demo_t *demo, int code) {
     for (int t = 0; t < MM_MOMENT__COUNT; t++)
         printf("\n%s:\n  %s\n", mm_moment_type_name((mm_moment_type_t)t),
                *demo->examples[t] ? demo->examples[t] : "(none detected)");
+    printf("\nwhat a personalization service reads of that buyer (GET %s):\n  %s\n",
+           *demo->profile_url ? demo->profile_url : "/users/{id}",
+           demo->profile_len ? demo->profile : "(no answer)");
+    printf("\none conversion, with the moments it is attributed to "
+           "(topic micro-moments.conversions):\n  %s\n",
+           *demo->conversion ? demo->conversion : "(none attributed yet)");
     printf("\ndemo %s. Next: README.md shows the same flow with `micromoment broker`,\n"
            "kcat and `micromoment run`.\n",
            code == 0 ? "finished" : "failed");
@@ -218,6 +327,10 @@ int mm_cmd_demo(int argc, char **argv) {
     rd_kafka_mock_topic_create(mc, "events", 4, 1);
     rd_kafka_mock_topic_create(mc, "micro-moments", 4, 1);
     rd_kafka_mock_topic_create(mc, "micro-moments.dlq", 1, 1);
+    /* Their existence turns profiles, attribution and the state changelog on. */
+    rd_kafka_mock_topic_create(mc, "micro-moments.profiles", 4, 1);
+    rd_kafka_mock_topic_create(mc, "micro-moments.conversions", 4, 1);
+    rd_kafka_mock_topic_create(mc, "micro-moments.state", 4, 1);
     demo.bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     printf("micromoment %s demo: embedded broker at %s, %d events/s for %d s\n"
            "(the consumer group takes a few seconds to form)\n\n",
@@ -233,12 +346,23 @@ int mm_cmd_demo(int argc, char **argv) {
     mm_config_set(&cfg, "bootstrap.servers", demo.bootstrap, errstr, sizeof(errstr));
     mm_config_set(&cfg, "group.id", "micromoment-demo", errstr, sizeof(errstr));
     mm_config_set(&cfg, "log_level", "3", errstr, sizeof(errstr));
+    char listen[32];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)free_port());
+    mm_config_set(&cfg, "mm.metrics.listen", listen, errstr, sizeof(errstr));
+    if (mm_config_finish(&cfg, errstr, sizeof(errstr)) != MM_CONF_OK) {
+        fprintf(stderr, "micromoment demo: %s\n", errstr);
+        code = 1;
+        mm_config_destroy(&cfg);
+        goto stop_generator;
+    }
     mm_run_hooks_t hooks = {.tick = live_line, .on_moment = keep_example, .ctx = &demo};
     code = mm_run(&cfg, &hooks);
     mm_config_destroy(&cfg);
 
+stop_generator:
     atomic_store(&demo.gen_stop, 1);
     pthread_join(gen_thread, NULL);
+    find_conversion(&demo);
     summary(&demo, code);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mock_rk);

@@ -138,6 +138,8 @@ static int users_route(const char *rest, char *buf, size_t cap, size_t *len, voi
 
 void mm_run_stop(mm_run_t *run) { mm_engine_stop(run->engine); }
 
+uint16_t mm_run_http_port(const mm_run_t *run) { return mm_metrics_port(run->metrics); }
+
 void mm_run_stats(mm_run_t *run, mm_engine_stats_t *stats) {
     mm_engine_stats(run->engine, stats);
 }

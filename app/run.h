@@ -33,6 +33,9 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks);
 /** @brief Ask the run to stop, as SIGTERM does (from a tick hook). */
 void mm_run_stop(mm_run_t *run);
 
+/** @brief The port the HTTP listener (metrics, /users/{id}) serves; 0: none. */
+uint16_t mm_run_http_port(const mm_run_t *run);
+
 /** @brief The engine's counters and gauges (see mm_engine_stats). */
 void mm_run_stats(mm_run_t *run, mm_engine_stats_t *stats);
 
