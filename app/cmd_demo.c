@@ -203,43 +203,18 @@ static void keep_example(const mm_moment_t *m, const char *json, size_t len, voi
     pthread_mutex_unlock(&demo->examples_lock);
 }
 
-/* The first conversion attributed to a moment, from the conversions topic. */
-static void find_conversion(demo_t *demo) {
-    char errstr[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", demo->bootstrap, errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "group.id", "micromoment-demo-reader", errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
+/* The first conversion attributed to a moment (from a worker thread). */
+static void keep_conversion(const char *json, size_t len, void *ctx) {
+    demo_t *demo = ctx;
+    if (len >= EXAMPLE_LEN || pthread_mutex_trylock(&demo->examples_lock) != 0)
         return;
+    if (!*demo->conversion) {
+        memcpy(demo->conversion, json, len);
+        demo->conversion[len] = '\0';
+        if (!strstr(demo->conversion, "\"moment_id\"")) /* attributed to none */
+            *demo->conversion = '\0';
     }
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(4);
-    for (int p = 0; p < 4; p++)
-        rd_kafka_topic_partition_list_add(parts, "micro-moments.conversions", p)->offset =
-            RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    int at_end = 0;
-    int64_t deadline = mm_now_ms() + 5000;
-    while (at_end < 4 && !*demo->conversion && mm_now_ms() < deadline) {
-        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 200);
-        if (!rkm)
-            continue;
-        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            at_end++;
-        else if (!rkm->err && rkm->len < sizeof(demo->conversion)) {
-            memcpy(demo->conversion, rkm->payload, rkm->len);
-            demo->conversion[rkm->len] = '\0';
-            if (!strstr(demo->conversion, "\"moment_id\"")) /* attributed to none */
-                *demo->conversion = '\0';
-        }
-        rd_kafka_message_destroy(rkm);
-    }
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    pthread_mutex_unlock(&demo->examples_lock);
 }
 
 static void summary(demo_t *demo, int code) {
@@ -355,14 +330,14 @@ int mm_cmd_demo(int argc, char **argv) {
         mm_config_destroy(&cfg);
         goto stop_generator;
     }
-    mm_run_hooks_t hooks = {.tick = live_line, .on_moment = keep_example, .ctx = &demo};
+    mm_run_hooks_t hooks = {.tick = live_line, .on_moment = keep_example,
+                            .on_conversion = keep_conversion, .ctx = &demo};
     code = mm_run(&cfg, &hooks);
     mm_config_destroy(&cfg);
 
 stop_generator:
     atomic_store(&demo.gen_stop, 1);
     pthread_join(gen_thread, NULL);
-    find_conversion(&demo);
     summary(&demo, code);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(mock_rk);

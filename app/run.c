@@ -165,6 +165,8 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
         .log = engine_log,
         .on_moment = hooks ? hooks->on_moment : NULL,
         .moment_ctx = hooks ? hooks->ctx : NULL,
+        .on_conversion = hooks ? hooks->on_conversion : NULL,
+        .conversion_ctx = hooks ? hooks->ctx : NULL,
         .on_stats = mm__run_on_stats,
         .stats_ctx = run,
     };

@@ -14,6 +14,8 @@ typedef struct mm_run_hooks_s {
     void (*tick)(mm_run_t *run, void *ctx);
     /** For each moment written, from a worker thread; may be NULL. */
     mm_engine_moment_hook *on_moment;
+    /** For each conversion written, from a worker thread; may be NULL. */
+    mm_engine_conversion_hook *on_conversion;
     void *ctx;
 } mm_run_hooks_t;
 

@@ -131,6 +131,9 @@ typedef void mm_engine_log_fn(int level, const char *line, void *ctx);
 typedef void mm_engine_moment_hook(const mm_moment_t *m, const char *payload, size_t len,
                                    void *ctx);
 
+/** Called for each conversion written (its JSON), from a worker thread. */
+typedef void mm_engine_conversion_hook(const char *json, size_t len, void *ctx);
+
 /** librdkafka's statistics JSON of the consumer, valid during the call. */
 typedef void mm_engine_stats_hook(const char *json, size_t len, void *ctx);
 
@@ -139,6 +142,8 @@ typedef struct mm_engine_hooks_s {
     void *log_ctx;
     mm_engine_moment_hook *on_moment;
     void *moment_ctx;
+    mm_engine_conversion_hook *on_conversion;
+    void *conversion_ctx;
     mm_engine_stats_hook *on_stats;
     void *stats_ctx;
 } mm_engine_hooks_t;

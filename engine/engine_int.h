@@ -154,6 +154,8 @@ void mm__proc_set_now(mm__proc_t *proc, int64_t now_ms);
 /** Exactly-once: refused outputs fail the transaction, not the processor. */
 void mm__proc_set_transactional(mm__proc_t *proc, bool transactional);
 void mm__proc_set_moment_hook(mm__proc_t *proc, mm_engine_moment_hook *hook, void *ctx);
+void mm__proc_set_conversion_hook(mm__proc_t *proc, mm_engine_conversion_hook *hook,
+                                  void *ctx);
 void mm__proc_set_explain(mm__proc_t *proc, mm_offline_explain_fn *fn, void *ctx);
 void mm__proc_set_latency(mm__proc_t *proc, mm_histogram_t *hist);
 void mm__proc_set_outputs(mm__proc_t *proc, const mm__outputs_t *outputs);

@@ -32,6 +32,8 @@ struct mm__proc_s {
     mm_sink_t *sink;
     mm_engine_moment_hook *moment_hook;
     void *moment_ctx;
+    mm_engine_conversion_hook *conversion_hook;
+    void *conversion_ctx;
     mm_offline_explain_fn *explain;
     void *explain_ctx;
     mm_avro_decoder_t *avro;
@@ -248,6 +250,12 @@ void mm__proc_set_moment_hook(mm__proc_t *proc, mm_engine_moment_hook *hook, voi
     proc->moment_ctx = ctx;
 }
 
+void mm__proc_set_conversion_hook(mm__proc_t *proc, mm_engine_conversion_hook *hook,
+                                  void *ctx) {
+    proc->conversion_hook = hook;
+    proc->conversion_ctx = ctx;
+}
+
 void mm__proc_set_explain(mm__proc_t *proc, mm_offline_explain_fn *fn, void *ctx) {
     proc->explain = fn;
     proc->explain_ctx = ctx;
@@ -441,6 +449,8 @@ static mm_err_t write_conversion(mm__proc_t *proc, mm__task_t *task, size_t slot
     MM_COUNTER_ADD(proc->counters.conversions, 1);
     for (size_t i = 0; i < n; i++)
         MM_COUNTER_ADD(proc->counters.conversions_attributed[attributed[i].type], 1);
+    if (proc->conversion_hook)
+        proc->conversion_hook(proc->aux_buf, len, proc->conversion_ctx);
     return write_record(proc, task, slot, ticket, MM__TOPIC_CONVERSIONS, ev->user_id,
                         (mm_str_t){proc->aux_buf, len});
 }

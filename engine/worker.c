@@ -568,6 +568,9 @@ mm__worker_t *mm__worker_new(int id, mm_engine_t *engine, char *errstr, size_t e
     }
     if (engine->hooks.on_moment)
         mm__proc_set_moment_hook(w->proc, engine->hooks.on_moment, engine->hooks.moment_ctx);
+    if (engine->hooks.on_conversion)
+        mm__proc_set_conversion_hook(w->proc, engine->hooks.on_conversion,
+                                     engine->hooks.conversion_ctx);
     bool eos = conf->delivery == MM_DELIVERY_EXACTLY_ONCE;
     w->delivery = eos ? &mm__delivery_exactly_once : &mm__delivery_at_least_once;
     rd_kafka_conf_t *kconf = rd_kafka_conf_dup(engine->kafka);
