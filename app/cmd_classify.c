@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_config.h"
 #include "log.h"
 #include "run.h"
 
@@ -111,32 +112,13 @@ int mm_cmd_classify(int argc, char **argv) {
         return 1;
     bool explain = false;
     int c, code = -1;
-    char errstr[1024];
     optind = 1;
     while (code < 0 && (c = getopt_long(argc, argv, "hc:X:", opts, NULL)) != -1) {
         switch (c) {
         case 'h': classify_usage(stdout); code = 0; break;
         case 'e': explain = true; break;
         case 'c':
-            if (mm_config_load_file(&cfg, optarg, errstr, sizeof(errstr)) != MM_CONF_OK) {
-                fprintf(stderr, "micromoment classify: %s\n", errstr);
-                code = 2;
-            }
-            break;
-        case 'X': {
-            char *eq = strchr(optarg, '=');
-            if (!eq) {
-                fprintf(stderr, "micromoment classify: -X %s: expected KEY=VALUE\n", optarg);
-                code = 2;
-                break;
-            }
-            *eq = '\0';
-            if (mm_config_set(&cfg, optarg, eq + 1, errstr, sizeof(errstr)) != MM_CONF_OK) {
-                fprintf(stderr, "micromoment classify: %s\n", errstr);
-                code = 2;
-            }
-            break;
-        }
+        case 'X': code = mm_cli_config_option(&cfg, "classify", c, optarg) ? 2 : -1; break;
         default: fprintf(stderr, "micromoment classify: see --help\n"); code = 2; break;
         }
     }

@@ -6,6 +6,7 @@ int mm_cmd_run(int argc, char **argv);
 int mm_cmd_broker(int argc, char **argv);
 int mm_cmd_demo(int argc, char **argv);
 int mm_cmd_classify(int argc, char **argv);
+int mm_cmd_eval(int argc, char **argv);
 
 
 #endif

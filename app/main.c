@@ -15,6 +15,7 @@ static const struct {
     {"broker", mm_cmd_broker, "start a local development broker (mock cluster)"},
     {"demo", mm_cmd_demo, "embedded broker + generator + pipeline, live view"},
     {"classify", mm_cmd_classify, "classify JSON lines from stdin to stdout"},
+    {"eval", mm_cmd_eval, "score the rules against labelled queries (TSV)"},
     {"gen", mm_cmd_gen, "generate a synthetic clickstream as JSON lines"},
 };
 
