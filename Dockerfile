@@ -24,6 +24,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       librdkafka1 libavro23 libjemalloc2 libxxhash0 libck0 libcurl4 libmicrohttpd12 \
+      libutf8proc2 \
       kcat ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --user-group --no-create-home \

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <utf8proc.h>
 
 #include "lexicon_int.h"
 
@@ -41,6 +42,7 @@ void mm__lexicon_destroy(struct mm_lexicon_s *lex) {
         free((char *)lex->entries[i].phrase);
     free(lex->entries);
     mm__matcher_destroy(lex->matcher);
+    mm__fold_map_destroy(lex->fold_map);
     free(lex);
 }
 
@@ -97,12 +99,19 @@ static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
     size_t phrase_len = strlen(phrase);
     bool suffix = phrase_len > 1 && phrase[0] == '-';
     bool prefix = phrase_len > 1 && phrase[phrase_len - 1] == '-';
+    /* NFKC case folding of the whole phrase first (utf8proc), so that a
+     * phrase typed decomposed or with compatibility characters composes as
+     * a query's characters fold one by one. */
     mm_fold_t *fold = malloc(sizeof(*fold));
-    if (!fold) {
+    char *nfkc = (char *)utf8proc_NFKC_Casefold((const utf8proc_uint8_t *)phrase);
+    if (!fold || !nfkc) {
+        free(fold);
+        free(nfkc);
         snprintf(why, why_size, "out of memory");
         return false;
     }
-    mm__fold(phrase, phrase_len, fold);
+    mm__fold(lex->fold_map, nfkc, strlen(nfkc), fold);
+    free(nfkc);
     uint16_t n_words = fold->n_tokens;
     const char *pat = fold->buf;
     size_t pat_len = fold->len;
@@ -358,7 +367,8 @@ struct mm_lexicon_s *mm__lexicon_load_dir(const char *dir, char *errstr,
     size_t n_names = 0;
     DIR *d = NULL;
     mm_lexicon_t *lex = calloc(1, sizeof(*lex));
-    if (!lex || !(lex->matcher = mm__matcher_new())) {
+    if (!lex || !(lex->matcher = mm__matcher_new()) ||
+        !(lex->fold_map = mm__fold_map_new())) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }

@@ -61,6 +61,7 @@ struct mm_lexicon_s {
     size_t n_entries, cap_entries;
     size_t n_langs;
     char langs[MM_LEX_LANGS_MAX][4]; /* "en", from the file name */
+    mm_fold_map_t *fold_map;         /* the fold of queries and phrases */
     mm_matcher_t *matcher;
 };
 

@@ -8,21 +8,22 @@
  *   "under 1.000 kr"         ->  " under # kr "
  *   "what's"                 ->  " whats "
  *
- *   - ASCII and Latin-1 Supplement / Latin Extended-A letters are lowered and
- *     accent-stripped (é -> e, ñ -> n, ä -> a, õ -> o, ß -> ss, ł -> l),
- *     because users often omit accents ("como", "nahe"). Letters that are
- *     letters of their own, not accented ones, are only lowered: æ ø å ð þ.
- *     Combining marks (U+0300..U+036F) are dropped, so NFD input folds like
- *     NFC. Other scripts are copied unchanged (not case-folded).
+ *   - Letters are lowered and accent-stripped after Unicode's NFKC case
+ *     folding (fold.c): "ＣＯＦＦＥＥ" = "Coffee" = "coffee", é -> e, ñ -> n,
+ *     ä -> a, õ -> o, ß -> ss, ł -> l, because users often omit accents
+ *     ("como", "nahe"). Letters that are letters of their own, not accented
+ *     ones, are only lowered: æ ø å ð þ. Combining marks are dropped, so NFD
+ *     input folds like NFC (a ring over 'a' excepted within one character).
+ *     Other scripts are case-folded and kept.
  *   - A run of digits (with '.' or ',' between digits) becomes one '#': a
  *     lexicon phrase "under 100 kr" matches any number.
  *   - '$', '%', '£', '€' become tokens of their own ("$200" -> "$ #").
- *   - Apostrophes (' and U+2018/U+2019) join ("don't" -> "dont").
+ *   - Apostrophes (' and ’ ‘ ´ ʼ) join ("don't" -> "dont").
  *   - A '.' between a word and a letter joins too: "Dr.dk" -> " dr.dk ", so a
  *     host name is one token whose parts are not words of the query.
- *   - Everything else (punctuation, spaces, invalid UTF-8) separates words;
- *     the result has exactly one space between tokens and one at each end,
- *     so a pattern " near me " can only match whole words.
+ *   - Everything else (punctuation, symbols, spaces, invalid UTF-8)
+ *     separates words; the result has exactly one space between tokens and
+ *     one at each end, so a pattern " near me " can only match whole words.
  *
  * While folding, letters that tell languages apart are counted before their
  * accents are stripped (see mm_fold_evidence_t): the input of lang.c.
@@ -72,12 +73,25 @@ typedef struct mm_fold_s {
     uint16_t evidence[MM_EVID__COUNT];
 } mm_fold_t;
 
+/** What every non-ASCII character folds to, computed once (fold.c). */
+typedef struct mm_fold_map_s mm_fold_map_t;
+
+/**
+ * @brief Build the fold table with utf8proc (load time: ~65k characters).
+ * @returns NULL when out of memory.
+ * @locality any thread; the result is immutable and shareable.
+ */
+mm_fold_map_t *mm__fold_map_new(void);
+void mm__fold_map_destroy(mm_fold_map_t *map);
+/** @brief Bytes the table holds (for tests and the bench). */
+size_t mm__fold_map_bytes(const mm_fold_map_t *map);
+
 /**
  * @brief Fold @p len bytes of @p s into @p fold (see the file comment).
  * Never reads past s + len; any bytes are accepted.
  * @locality any thread; no allocation.
  */
-void mm__fold(const char *s, size_t len, mm_fold_t *fold);
+void mm__fold(const mm_fold_map_t *map, const char *s, size_t len, mm_fold_t *fold);
 
 /* ---------------------------------------------------------------- matcher */
 

@@ -180,7 +180,7 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
     bool keep[MM__HITS_MAX];
 
     memset(out, 0, sizeof(*out));
-    mm__fold(query.p, query.p ? query.len : 0, &fold);
+    mm__fold(lex->fold_map, query.p, query.p ? query.len : 0, &fold);
     size_t n = mm__matcher_scan(lex->matcher, fold.buf, fold.len, hits, MM__HITS_MAX);
     if (n > MM__HITS_MAX)
         n = MM__HITS_MAX;

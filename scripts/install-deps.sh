@@ -13,6 +13,7 @@ packages=(
   libcurl4-openssl-dev  # schema registry client
   libmicrohttpd-dev     # metrics endpoint
   libck-dev             # Concurrency Kit: lock-free rings between threads
+  libutf8proc-dev       # Unicode NFKC case folding of queries and lexicons
   check            # unit tests
   kcat             # independent Kafka client the tests drive
   python3          # test helpers

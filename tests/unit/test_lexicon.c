@@ -56,7 +56,17 @@ static mm_lexicon_t *load_one(const char *name, const char *text, char *err,
     return lex;
 }
 
-static void fold_str(const char *s, mm_fold_t *f) { mm__fold(s, strlen(s), f); }
+/* One fold table for the suite: building it is the loader's job. */
+static mm_fold_map_t *fold_map;
+
+static void fold_setup(void) {
+    fold_map = mm__fold_map_new();
+    ck_assert_ptr_nonnull(fold_map);
+}
+
+static void fold_teardown(void) { mm__fold_map_destroy(fold_map); }
+
+static void fold_str(const char *s, mm_fold_t *f) { mm__fold(fold_map, s, strlen(s), f); }
 
 /* ------------------------------------------------------------- loading */
 
@@ -186,12 +196,47 @@ static const struct {
     {"  ,;  ", " "},
 };
 
+/* Unicode NFKC case folding: compatibility forms meet their plain ones. */
+static const struct {
+    const char *in, *out;
+} nfkc_folds[] = {
+    {"\xef\xbc\xa3\xef\xbc\xaf\xef\xbc\xa6\xef\xbc\xa6\xef\xbc\xa5\xef\xbc\xa5",
+     " coffee "},                                            /* full-width */
+    {"\xef\xbc\x91\xef\xbc\x92\xef\xbc\x90 kr", " # kr "},    /* full-width digits */
+    {"www\xef\xbc\x8egoogle\xef\xbc\x8e" "com", " www.google.com "}, /* full-width dots */
+    {"\xef\xac\x81nd", " find "},                              /* ligature fi */
+    {"\xce\x91\xce\x98\xce\x97\xce\x9d\xce\x91",
+     " \xce\xb1\xce\xb8\xce\xb7\xce\xbd\xce\xb1 "},            /* Greek */
+    {"\xe2\x84\xab" "ben", " \xc3\xa5" "ben "},                /* angstrom sign: å */
+    {"near\xc2\xa0me", " near me "},                           /* no-break space */
+    {"ex\xc2\xad" "ample", " example "},                       /* soft hyphen joins */
+    {"don\xc2\xb4t", " dont "},                                /* acute as apostrophe */
+    {"pizza\xf0\x9f\x8d\x95near", " pizza near "},             /* emoji separates */
+    {"\xf0\x9d\x90\x9b\xf0\x9d\x90\xae\xf0\x9d\x90\xb2", " buy "}, /* math bold */
+    {"\xe2\x91\xa0 step", " # step "},                         /* circled digit */
+};
+
 START_TEST(test_fold_lowers_strips_accents_and_normalises) {
     mm_fold_t f;
     fold_str(folds[_i].in, &f);
     ck_assert_uint_eq(f.len, strlen(folds[_i].out));
     ck_assert_msg(memcmp(f.buf, folds[_i].out, f.len) == 0, "'%s' -> '%.*s'",
                   folds[_i].in, (int)f.len, f.buf);
+}
+END_TEST
+
+START_TEST(test_fold_applies_nfkc_case_folding) {
+    mm_fold_t f;
+    fold_str(nfkc_folds[_i].in, &f);
+    ck_assert_msg(f.len == strlen(nfkc_folds[_i].out) &&
+                      memcmp(f.buf, nfkc_folds[_i].out, f.len) == 0,
+                  "'%s' -> '%.*s'", nfkc_folds[_i].in, (int)f.len, f.buf);
+}
+END_TEST
+
+START_TEST(test_fold_table_is_small) {
+    /* Identical pages are shared: the whole BMP in well under a megabyte. */
+    ck_assert_uint_lt(mm__fold_map_bytes(fold_map), 1u << 20);
 }
 END_TEST
 
@@ -221,7 +266,7 @@ START_TEST(test_fold_invalid_utf8_separates_words) {
     mm_fold_t f;
     /* stray continuation, overlong, surrogate, truncated sequence */
     const char in[] = "buy\x80shoes\xc0\xafnow\xed\xa0\x80x\xe2\x82";
-    mm__fold(in, sizeof(in) - 1, &f);
+    mm__fold(fold_map, in, sizeof(in) - 1, &f);
     ck_assert_msg(f.len == strlen(" buy shoes now x ") &&
                       memcmp(f.buf, " buy shoes now x ", f.len) == 0,
                   "'%.*s'", (int)f.len, f.buf);
@@ -243,7 +288,7 @@ START_TEST(test_fold_truncates_long_input_on_a_word_boundary) {
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = "abcdefg "[i % 8];
     mm_fold_t f;
-    mm__fold(big, sizeof(big), &f);
+    mm__fold(fold_map, big, sizeof(big), &f);
     ck_assert(f.truncated);
     ck_assert_uint_le(f.len, MM_FOLD_MAX);
     ck_assert_int_eq(f.buf[0], ' ');
@@ -272,7 +317,7 @@ static mm_lexicon_t *small_lexicon(void) {
 static size_t scan(const mm_lexicon_t *lex, const char *q, mm_match_t *hits,
                    size_t max) {
     mm_fold_t f;
-    fold_str(q, &f);
+    mm__fold(lex->fold_map, q, strlen(q), &f);
     return mm__matcher_scan(lex->matcher, f.buf, f.len, hits, max);
 }
 
@@ -349,8 +394,12 @@ static Suite *lexicon_suite(void) {
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lexicon_fold");
+    tcase_add_unchecked_fixture(tc, fold_setup, fold_teardown);
     tcase_add_loop_test(tc, test_fold_lowers_strips_accents_and_normalises, 0,
                         (int)(sizeof(folds) / sizeof(folds[0])));
+    tcase_add_loop_test(tc, test_fold_applies_nfkc_case_folding, 0,
+                        (int)(sizeof(nfkc_folds) / sizeof(nfkc_folds[0])));
+    tcase_add_test(tc, test_fold_table_is_small);
     tcase_add_test(tc, test_danish_letters_fold);
     tcase_add_test(tc, test_fold_counts_language_letters_before_stripping);
     tcase_add_test(tc, test_fold_invalid_utf8_separates_words);
