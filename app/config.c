@@ -189,6 +189,8 @@ static const mm_conf_key_t conf_keys[] = {
      "60000", "Event-time disorder accepted by the windows."},
     {"mm.min.confidence", MM_CT_DBL, F(rules.min_confidence), 0, 1, NULL, "0.25",
      "A query whose best score is below this yields no moment."},
+    {"mm.topic.confidence", MM_CT_DBL, F(rules.topic_confidence), 0, 1, NULL, "0.3",
+     "Know score of a bare topic query (no cue word: \"alan alda\"); 0 turns those moments off."},
     {"mm.max.record.bytes", MM_CT_SIZE, F(engine.limits.max_record_bytes), 64, 67108864,
      NULL, "1048576", "Larger records go to the dead-letter topic."},
     {"mm.max.field.bytes", MM_CT_SIZE, F(engine.limits.max_field_bytes), 16, 1048576, NULL,

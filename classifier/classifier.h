@@ -190,6 +190,8 @@ typedef struct mm_rules_conf_s {
     int64_t cart_after_buy_ms;    /* a cart/purchase this soon after a buy query */
     int64_t allowed_lateness_ms;  /* event-time disorder accepted */
     double min_confidence;        /* below this a query yields no moment */
+    double topic_confidence;      /* know score of a bare topic (a query
+                                     no row explains); 0: no such moment */
     int64_t friction_carry_ms;    /* slow page / bounce ride on the next
                                      moment this soon after */
     uint32_t n_geofences;         /* stores: a position inside one is */

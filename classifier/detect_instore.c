@@ -13,7 +13,9 @@
  */
 #include "detectors.h"
 
-#define MM__PRODUCT_BUY 0.5f /* enough to turn "best X" into buy in store */
+/* In store, naming a product is choosing one: enough to turn "best X" and
+ * "what is a blender" into buy, not enough to outvote "how to use X". */
+#define MM__PRODUCT_BUY 0.8f
 #define MM__M_PER_DEG_LAT 111195.0
 
 bool mm__in_geofence(const mm_rules_conf_t *conf, double lat, double lon) {

@@ -42,6 +42,7 @@ void mm__lexicon_destroy(struct mm_lexicon_s *lex) {
         free((char *)lex->entries[i].phrase);
     free(lex->entries);
     mm__matcher_destroy(lex->matcher);
+    mm__typo_destroy(lex->typo);
     mm__fold_map_destroy(lex->fold_map);
     free(lex);
 }
@@ -91,6 +92,29 @@ static bool parse_weight(const char *s, float *w) {
  * short affix cannot fire inside unrelated words. */
 #define MM__AFFIX_MIN 4
 
+/* Appends the entry of a phrase whose pattern is in the matcher; false
+ * with the reason in why when out of memory. */
+static bool append_entry(mm_lexicon_t *lex, mm_lex_entry_t entry, const char *phrase,
+                         char *why, size_t why_size) {
+    if (lex->n_entries == lex->cap_entries) {
+        size_t cap = lex->cap_entries ? lex->cap_entries * 2 : 1024;
+        mm_lex_entry_t *e = realloc(lex->entries, cap * sizeof(*e));
+        if (!e) {
+            snprintf(why, why_size, "out of memory");
+            return false;
+        }
+        lex->entries = e;
+        lex->cap_entries = cap;
+    }
+    entry.phrase = strdup(phrase);
+    if (!entry.phrase) {
+        snprintf(why, why_size, "out of memory");
+        return false;
+    }
+    lex->entries[lex->n_entries++] = entry;
+    return true;
+}
+
 /* Adds one phrase. A generated variant (spelling) that some row already
  * has is skipped silently; for a row it is an error. */
 static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
@@ -115,13 +139,11 @@ static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
     uint16_t n_words = fold->n_tokens;
     const char *pat = fold->buf;
     size_t pat_len = fold->len;
-    if ((suffix || prefix) &&
-        (n_words != 1 || pat_len - 2 < MM__AFFIX_MIN)) {
-        free(fold);
-        snprintf(why, why_size,
-                 "affix '%.60s' must be one word of at least %d letters",
+    bool ok = false;
+    if ((suffix || prefix) && (n_words != 1 || pat_len - 2 < MM__AFFIX_MIN)) {
+        snprintf(why, why_size, "affix '%.60s' must be one word of at least %d letters",
                  phrase, MM__AFFIX_MIN);
-        return false;
+        goto done;
     }
     if (suffix) {
         pat++;
@@ -131,21 +153,18 @@ static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
         pat_len--;
     if (variant && (n_words == 0 || fold->truncated ||
                     mm__matcher_has(lex->matcher, pat, pat_len))) {
-        free(fold);
-        return true;
+        ok = true;
+        goto done;
     }
     uint32_t state = 0;
-    bool added = n_words > 0 && !fold->truncated &&
-                 mm__matcher_add(lex->matcher, pat, pat_len,
-                                 (uint32_t)lex->n_entries, &state);
-    free(fold);
     if (n_words == 0) {
         snprintf(why, why_size, "phrase '%.60s' has no words", phrase);
-        return false;
+        goto done;
     }
-    if (!added) {
+    if (fold->truncated || !mm__matcher_add(lex->matcher, pat, pat_len,
+                                            (uint32_t)lex->n_entries, &state)) {
         snprintf(why, why_size, "phrase too long or out of memory");
-        return false;
+        goto done;
     }
     /* Duplicate: the same folded phrase twice in one file (another language
      * may have it too: "restaurant" is en, da and de). */
@@ -153,26 +172,10 @@ static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
         if (lex->entries[i].state == state) {
             snprintf(why, why_size, "duplicate phrase '%.60s' (first at line %u)",
                      phrase, lex->entries[i].line);
-            return false;
+            goto done;
         }
     }
-    if (lex->n_entries == lex->cap_entries) {
-        size_t cap = lex->cap_entries ? lex->cap_entries * 2 : 1024;
-        mm_lex_entry_t *e = realloc(lex->entries, cap * sizeof(*e));
-        if (!e) {
-            snprintf(why, why_size, "out of memory");
-            return false;
-        }
-        lex->entries = e;
-        lex->cap_entries = cap;
-    }
-    char *copy = strdup(phrase);
-    if (!copy) {
-        snprintf(why, why_size, "out of memory");
-        return false;
-    }
-    lex->entries[lex->n_entries++] = (mm_lex_entry_t){
-        .phrase = copy,
+    mm_lex_entry_t entry = {
         .phrase_len = (uint32_t)phrase_len,
         .state = state,
         .line = lineno,
@@ -181,7 +184,18 @@ static bool add_phrase(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
         .lang = lang,
         .n_words = (uint8_t)(n_words > 255 ? 255 : n_words),
     };
-    return true;
+    if (!append_entry(lex, entry, phrase, why, why_size))
+        goto done;
+    /* A whole single word may be found mistyped (typo.c). */
+    const mm_fold_token_t *tok = &fold->tokens[0];
+    ok = n_words > 1 || suffix || prefix || cls == MM_LEX_STOP || cls == MM_LEX_WORD ||
+         mm__typo_add(lex->typo, fold->buf + tok->start, (size_t)(tok->end - tok->start),
+                      (uint32_t)(lex->n_entries - 1));
+    if (!ok)
+        snprintf(why, why_size, "out of memory");
+done:
+    free(fold);
+    return ok;
 }
 
 /* One row "phrase\tclass\tweight" (line without its newline). Returns
@@ -368,7 +382,7 @@ struct mm_lexicon_s *mm__lexicon_load_dir(const char *dir, char *errstr,
     DIR *d = NULL;
     mm_lexicon_t *lex = calloc(1, sizeof(*lex));
     if (!lex || !(lex->matcher = mm__matcher_new()) ||
-        !(lex->fold_map = mm__fold_map_new())) {
+        !(lex->fold_map = mm__fold_map_new()) || !(lex->typo = mm__typo_new())) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
@@ -406,7 +420,7 @@ struct mm_lexicon_s *mm__lexicon_load_dir(const char *dir, char *errstr,
         if (!load_file(lex, path, names[i], errstr, errstr_size))
             goto fail;
     }
-    if (!mm__matcher_build(lex->matcher)) {
+    if (!mm__matcher_build(lex->matcher) || !mm__typo_build(lex->typo)) {
         snprintf(errstr, errstr_size, "%s: out of memory building the matcher",
                  dir);
         goto fail;

@@ -23,8 +23,12 @@
     X(PRICE, "price", "a price bound or price word: buy, price_bound")        \
     X(BEST, "best", "a superlative: know, go or buy by the rest of the query") \
     X(QUESTION, "question", "a question word: know; not a content word")      \
-    X(NAV, "nav", "a site or brand: the query is navigational when alone")    \
+    X(NAV, "nav", "a site or app: the query is navigational when alone")     \
+    X(BRAND, "brand", "a maker of products: navigational alone, else buy")     \
+    X(LOGIN, "login", "asks for a site: with a short name, navigational")      \
+    X(CHAT, "chat", "a greeting or wake word: ignored; alone, no moment")     \
     X(NONE, "none", "a device command word: weakens every moment")           \
+    X(WORD, "word", "a plain word: no moment, never read as a typo of a row") \
     X(STOP, "stop", "a function word: language evidence only")
 
 typedef enum {
@@ -56,6 +60,35 @@ typedef struct mm_lex_entry_s {
     uint8_t n_words;      /* words after folding */
 } mm_lex_entry_t;
 
+/* ------------------------------------------------------------------ typo */
+
+/* Bounded typo tolerance (typo.c): one edit, towards single-word rows of at
+ * least MM_TYPO_MIN_LETTERS letters; query words up to MM_TYPO_MAX_LETTERS. */
+#define MM_TYPO_MIN_LETTERS 6
+#define MM_TYPO_MAX_LETTERS 24
+
+typedef struct mm_typo_s mm_typo_t;
+
+mm_typo_t *mm__typo_new(void);
+void mm__typo_destroy(mm_typo_t *typo);
+/** @brief Offer a folded single word of entry @p entry as a target (it is
+ * kept only when long enough and made of letters); false when out of memory. */
+bool mm__typo_add(mm_typo_t *typo, const char *word, size_t len, uint32_t entry);
+/** @brief Build the lookup table once every word is added. */
+bool mm__typo_build(mm_typo_t *typo);
+/** @brief Distinct target words (tests). */
+size_t mm__typo_words(const mm_typo_t *typo);
+struct mm_lexicon_s;
+/**
+ * @brief Append hits (edits = 1) for every query token that no hit of
+ * hits[0..n_hits) covers and that is one edit from exactly one target word
+ * of language @p lang (-1: any language): the entries of that word.
+ * @returns the new number of hits, at most @p max.
+ * @locality any thread on a built lexicon; no allocation.
+ */
+size_t mm__typo_scan(const struct mm_lexicon_s *lex, const mm_fold_t *fold, int lang,
+                     mm_match_t *hits, size_t n_hits, size_t max);
+
 struct mm_lexicon_s {
     mm_lex_entry_t *entries;
     size_t n_entries, cap_entries;
@@ -63,6 +96,7 @@ struct mm_lexicon_s {
     char langs[MM_LEX_LANGS_MAX][4]; /* "en", from the file name */
     mm_fold_map_t *fold_map;         /* the fold of queries and phrases */
     mm_matcher_t *matcher;
+    mm_typo_t *typo;
 };
 
 typedef struct mm_lexicon_s mm_lexicon_t;

@@ -286,6 +286,7 @@ size_t mm__matcher_scan(const mm_matcher_t *m, const char *buf, size_t len,
                 out[n].id = m->out_ids[k];
                 out[n].start = (uint16_t)(i + 1 - m->depth[s] + (shape & MM__LEAD));
                 out[n].end = (uint16_t)(shape & MM__TRAIL ? i : i + 1);
+                out[n].edits = 0;
             }
         }
     }

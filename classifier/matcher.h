@@ -101,7 +101,14 @@ typedef struct mm_matcher_s mm_matcher_t;
 typedef struct mm_match_s {
     uint32_t id;         /* the id given to mm__matcher_add */
     uint16_t start, end; /* the phrase's words: [start, end) in the buffer */
+    uint8_t edits;       /* 0: as written; 1: a typo of it (typo.c) */
 } mm_match_t;
+
+/** @brief Whether the hit explains the token: its span meets the token's
+ * (a phrase covers its words, an affix row the word it is part of). */
+static inline bool mm__match_covers(const mm_match_t *hit, const mm_fold_token_t *tok) {
+    return hit->start < tok->end && tok->start < hit->end;
+}
 
 /** @brief An empty matcher to add patterns to; NULL when out of memory. */
 mm_matcher_t *mm__matcher_new(void);

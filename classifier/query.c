@@ -47,15 +47,40 @@
 #define MM__CROSS_LANG 0.5f
 #define MM__NAV_SCALE 0.1f
 #define MM__BEST_LAYERED 0.8f /* best + product: share for know and buy */
+#define MM__TYPO_WEIGHT 0.8f  /* a row found through a typo (typo.c) */
+#define MM__TASK_MIN 0.5f     /* a task this sure makes a product its object */
 
 typedef struct evidence_s {
     float miss[MM_MOMENT__COUNT]; /* prod(1 - w) per moment */
+    float product_miss;           /* product rows, held apart: see step 4 */
+    float question_miss;          /* question words, held apart: see step 4 */
     float none_miss;
     float best;
 } evidence_t;
 
 static void add(evidence_t *ev, mm_moment_type_t type, float w) {
     ev->miss[type] *= 1.0f - w;
+}
+
+/* The smallest miss: 1 - the strongest moment's evidence. */
+static float top_miss(const evidence_t *ev) {
+    float m = ev->miss[0];
+    for (int k = 1; k < MM_MOMENT__COUNT; k++)
+        m = ev->miss[k] < m ? ev->miss[k] : m;
+    return m;
+}
+
+/* A product names the object of the query. It is evidence to buy when
+ * nothing else is asked ("running shoes"), or when buying is asked too
+ * ("cheap running shoes"); next to a clear task (know, go or do at
+ * MM__TASK_MIN or more) it is what the task is about ("how to change a
+ * bike tyre", "bike shop near me") and does not vote. */
+static void add_product(evidence_t *ev) {
+    float task_miss = 1.0f - MM__TASK_MIN;
+    bool task = ev->miss[MM_MOMENT_KNOW] <= task_miss || ev->miss[MM_MOMENT_GO] <= task_miss ||
+                ev->miss[MM_MOMENT_DO] <= task_miss;
+    if (!task || ev->miss[MM_MOMENT_BUY] < 1.0f)
+        ev->miss[MM_MOMENT_BUY] *= ev->product_miss;
 }
 
 /* Hint "da", "DA", "da-DK", "da_DK" -> a lexicon language, or -1. */
@@ -111,10 +136,6 @@ static void select_hits(const mm_lexicon_t *lex, const mm_match_t *hits,
     }
 }
 
-static bool covered(const mm_fold_token_t *t, const mm_match_t *h) {
-    return h->start <= t->start && t->end <= h->end;
-}
-
 /* A host name ("dr.dk", "www.google.com"; the fold keeps it one token):
  * a '.' followed by at least two letters, the top-level domain. */
 static bool is_host(const mm_fold_t *fold, const mm_fold_token_t *tok) {
@@ -130,26 +151,61 @@ static bool is_host(const mm_fold_t *fold, const mm_fold_token_t *tok) {
     return true;
 }
 
-/* Content words' hashes, and whether every word is a nav or stop row (a
- * host name counts as nav). */
-static bool collect_terms(const mm_lexicon_t *lex, const mm_fold_t *fold,
-                          const mm_match_t *hits, size_t n_hits,
-                          mm_query_analysis_t *out) {
-    bool all_nav = fold->n_tokens > 0;
-    bool any_nav = false;
+/* What the words of a query are, beyond the hits. */
+typedef struct words_s {
+    bool only_names;   /* every word a site, brand, login word, host name or
+                          function word, and at least one name */
+    bool login;        /* a login row ("sign in", "homepage") */
+    uint32_t n_topic;  /* words no row explains: what a bare topic is made of */
+    uint32_t n_topic_long; /* ... of them, four bytes or longer */
+} words_t;
+
+/* A token with a letter in it, longer than one byte: a word, not a number,
+ * a symbol or an initial. */
+static bool has_letter(const mm_fold_t *fold, const mm_fold_token_t *tok) {
+    if (tok->end - tok->start < 2)
+        return false;
+    for (uint16_t i = tok->start; i < tok->end; i++) {
+        uint8_t b = (uint8_t)fold->buf[i];
+        if (b >= 0x80 || (b >= 'a' && b <= 'z'))
+            return true;
+    }
+    return false;
+}
+
+/* Content words' hashes (into out), and what the words are (w): names
+ * (nav, brand, login rows, host names), function words, and topic words:
+ * no row covers them, or only rows of a moment (a product, a place,
+ * "weather" are topics too), and they are not numbers. */
+static void read_words(const mm_lexicon_t *lex, const mm_fold_t *fold,
+                       const mm_match_t *hits, size_t n_hits,
+                       mm_query_analysis_t *out, words_t *w) {
+    bool all_names = fold->n_tokens > 0, any_name = false;
+    memset(w, 0, sizeof(*w));
     for (uint16_t t = 0; t < fold->n_tokens; t++) {
         const mm_fold_token_t *tok = &fold->tokens[t];
-        bool function = false, nav = false;
+        bool function = false, name = false, none = false, cue = false;
         for (size_t i = 0; i < n_hits; i++) {
             uint8_t cls = lex->entries[hits[i].id].cls;
-            if (!covered(tok, &hits[i]))
+            if (!mm__match_covers(&hits[i], tok))
                 continue;
             function |= cls == MM_LEX_STOP || cls == MM_LEX_QUESTION;
-            nav |= cls == MM_LEX_NAV;
+            bool name_cls = cls == MM_LEX_NAV || cls == MM_LEX_BRAND || cls == MM_LEX_LOGIN ||
+                            cls == MM_LEX_CHAT;
+            name |= name_cls;
+            none |= cls == MM_LEX_NONE;
+            /* a moment's row or a question: "wo ist ikea" asks something */
+            cue |= !name_cls && cls != MM_LEX_NONE && cls != MM_LEX_STOP &&
+                   cls != MM_LEX_WORD;
+            w->login |= cls == MM_LEX_LOGIN;
         }
-        nav = nav || is_host(fold, tok);
-        any_nav |= nav;
-        all_nav &= nav || function;
+        name = name || is_host(fold, tok);
+        any_name |= name;
+        all_names &= (name || function) && !cue;
+        if (!function && !name && !none && has_letter(fold, tok)) {
+            w->n_topic++;
+            w->n_topic_long += tok->end - tok->start >= 4;
+        }
         if (function || out->n_terms == MM_QUERY_TERMS_MAX)
             continue;
         bool seen = false;
@@ -158,7 +214,7 @@ static bool collect_terms(const mm_lexicon_t *lex, const mm_fold_t *fold,
         if (!seen)
             out->term_hashes[out->n_terms++] = tok->hash;
     }
-    return all_nav && any_nav;
+    w->only_names = all_names && any_name;
 }
 
 static void add_signal(mm_query_analysis_t *out, const char *name, mm_str_t value,
@@ -185,21 +241,29 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
     if (n > MM__HITS_MAX)
         n = MM__HITS_MAX;
 
+    /* The language first, from exact hits, so that a typo is looked for
+     * among the words of the query's language only. */
     int lang = hint_lang(lex, lang_hint);
     float lang_conf = 1.0f;
-    if (lang < 0) {
+    bool hinted = lang >= 0;
+    if (!hinted)
         lang = mm__lang_infer(lex, &fold, hits, n, &lang_conf);
-        out->lang_inferred = lang >= 0;
-    }
+    size_t n_exact = n;
+    n = mm__typo_scan(lex, &fold, lang, hits, n, MM__HITS_MAX);
+    if (!hinted && lang < 0 && n > n_exact)
+        lang = mm__lang_infer(lex, &fold, hits, n, &lang_conf);
+    out->lang_inferred = !hinted && lang >= 0;
     out->lang = lang >= 0 ? lex->langs[lang] : NULL;
 
     select_hits(lex, hits, n, lang, keep);
-    evidence_t ev = {.miss = {1.0f, 1.0f, 1.0f, 1.0f}, .none_miss = 1.0f};
+    evidence_t ev = {.miss = {1.0f, 1.0f, 1.0f, 1.0f}, .product_miss = 1.0f,
+                     .question_miss = 1.0f, .none_miss = 1.0f};
     for (size_t i = 0; i < n; i++) {
         if (!keep[i])
             continue;
         const mm_lex_entry_t *e = &lex->entries[hits[i].id];
-        float w = e->weight * (lang < 0 || (int)e->lang == lang ? 1.0f : MM__CROSS_LANG);
+        float w = e->weight * (lang < 0 || (int)e->lang == lang ? 1.0f : MM__CROSS_LANG) *
+                  (hits[i].edits ? MM__TYPO_WEIGHT : 1.0f);
         switch ((mm_lex_class_t)e->cls) {
         case MM_LEX_KNOW:
         case MM_LEX_DO:
@@ -212,7 +276,8 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
             out->place_seeking = true;
             break;
         case MM_LEX_PRODUCT:
-            add(&ev, MM_MOMENT_BUY, w);
+        case MM_LEX_BRAND:
+            ev.product_miss *= 1.0f - w;
             out->product = true;
             break;
         case MM_LEX_PRICE:
@@ -220,7 +285,7 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
             out->price_bound = true;
             break;
         case MM_LEX_QUESTION:
-            add(&ev, MM_MOMENT_KNOW, w);
+            ev.question_miss *= 1.0f - w;
             break;
         case MM_LEX_BEST:
             ev.best = 1.0f - (1.0f - ev.best) * (1.0f - w);
@@ -229,14 +294,22 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
             ev.none_miss *= 1.0f - w;
             break;
         case MM_LEX_NAV:
+        case MM_LEX_LOGIN:
+        case MM_LEX_CHAT:
+        case MM_LEX_WORD:
         case MM_LEX_STOP:
         case MM_LEX__COUNT:
             break;
         }
-        if (e->cls != MM_LEX_STOP)
-            add_signal(out, "keyword", (mm_str_t){e->phrase, e->phrase_len},
+        if (e->cls != MM_LEX_STOP && e->cls != MM_LEX_WORD && e->cls != MM_LEX_CHAT)
+            add_signal(out, hits[i].edits ? "keyword_typo" : "keyword",
+                       (mm_str_t){e->phrase, e->phrase_len},
                        lex->langs[e->lang]);
     }
+    /* A bare question word asks about a place when a place is named
+     * ("dónde está la estación"): it is no evidence to know then. */
+    if (!out->place_seeking)
+        ev.miss[MM_MOMENT_KNOW] *= ev.question_miss;
     if (ev.best > 0.0f) {
         if (out->place_seeking) {
             add(&ev, MM_MOMENT_GO, ev.best);
@@ -255,7 +328,19 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
             add(&ev, ev.miss[k] < 1.0f ? (mm_moment_type_t)k : MM_MOMENT_KNOW, ev.best);
         }
     }
-    out->navigational = collect_terms(lex, &fold, hits, n, out);
+    words_t words;
+    read_words(lex, &fold, hits, n, out, &words);
+    /* Navigational: names only ("facebook", "dr.dk", "nike"), or a login
+     * word with a short name and nothing asked ("chase login"). */
+    out->navigational = words.only_names ||
+                        (words.login && words.n_topic <= 2 && top_miss(&ev) == 1.0f);
+    add_product(&ev);
+    float topic = (float)rules->conf.topic_confidence;
+    bool bare_topic = words.n_topic_long > 0 || words.n_topic > 1;
+    if (!out->navigational && bare_topic && 1.0f - top_miss(&ev) < topic) {
+        ev.miss[MM_MOMENT_KNOW] = 1.0f - topic;
+        add_signal(out, "topic", (mm_str_t){0}, NULL);
+    }
     float scale = ev.none_miss * (out->navigational ? MM__NAV_SCALE : 1.0f);
     for (int k = 0; k < MM_MOMENT__COUNT; k++)
         out->scores[k] = (1.0f - ev.miss[k]) * scale;

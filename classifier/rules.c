@@ -33,6 +33,11 @@ void mm_rules_conf_defaults(mm_rules_conf_t *conf) {
     conf->allowed_lateness_ms = MM__MINUTE_MS;
     /* Below a quarter the text is noise ("hello", a typo), not intent. */
     conf->min_confidence = 0.25;
+    /* A query with no cue word ("alan alda", "plate tectonics") is someone
+     * wanting to know about it: in web-search logs about a third of all
+     * queries. Just over the bar, so it is a moment, and the weakest one:
+     * downstream can drop it by confidence. */
+    conf->topic_confidence = 0.3;
     /* Friction rides on the user's next moment if it comes within ten
      * minutes; later it says nothing about that moment. */
     conf->friction_carry_ms = 10 * MM__MINUTE_MS;
@@ -74,6 +79,10 @@ static bool conf_check(const mm_rules_conf_t *c, char *errstr, size_t errstr_siz
     }
     if (!(c->min_confidence >= 0 && c->min_confidence <= 1)) {
         snprintf(errstr, errstr_size, "min_confidence: must be in [0, 1]");
+        return false;
+    }
+    if (!(c->topic_confidence >= 0 && c->topic_confidence <= 1)) {
+        snprintf(errstr, errstr_size, "topic_confidence: must be in [0, 1]");
         return false;
     }
     if (c->n_geofences > MM_GEOFENCES_MAX) {

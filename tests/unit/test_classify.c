@@ -92,14 +92,23 @@ START_TEST(test_query_keywords_decide_type) {
 END_TEST
 
 START_TEST(test_no_intent_query_yields_no_moment) {
-    mm_event_t ev = query("u1", "zxqv blorp", T0);
+    mm_event_t ev = query("u1", "hello there", T0);
     mm_moment_t m;
     ck_assert_uint_eq(classify(&ev, &m), 0);
 }
 END_TEST
 
-START_TEST(test_explain_filled_without_moment) {
+START_TEST(test_bare_topic_is_the_weakest_know) {
     mm_event_t ev = query("u1", "zxqv blorp", T0);
+    mm_moment_t m;
+    ck_assert_uint_eq(classify(&ev, &m), 1);
+    ck_assert_int_eq(m.type, MM_MOMENT_KNOW);
+    ck_assert_float_eq_tol(m.confidence, (float)rules->conf.topic_confidence, 1e-6f);
+}
+END_TEST
+
+START_TEST(test_explain_filled_without_moment) {
+    mm_event_t ev = query("u1", "hello there", T0);
     mm_moment_t m;
     mm_explain_t ex;
     memset(&ex, 0xAB, sizeof(ex));
@@ -486,6 +495,7 @@ static Suite *classify_suite(void) {
     tcase_add_loop_test(tc, test_query_keywords_decide_type, 0,
                         (int)(sizeof(keyword_rows) / sizeof(keyword_rows[0])));
     tcase_add_test(tc, test_no_intent_query_yields_no_moment);
+    tcase_add_test(tc, test_bare_topic_is_the_weakest_know);
     tcase_add_test(tc, test_explain_filled_without_moment);
     tcase_add_test(tc, test_query_yields_at_most_one_moment);
     tcase_add_test(tc, test_full_array_reports_full);

@@ -171,11 +171,12 @@ START_TEST(test_omitted_accents_still_match) {
 END_TEST
 
 START_TEST(test_word_boundary_no_partial_match) {
-    /* "buyer", "bestow", "atmosphere", "pricey" hold buy/best/atm/price */
+    /* "buyer", "bestow", "atmosphere", "sprice" hold buy/best/atm/price */
     mm_query_analysis_t qa;
-    analyze("buyers bestow atmosphere pricey", "en", &qa);
-    ck_assert_str_eq(decide(&qa), "none");
-    ck_assert(!qa.price_bound && !qa.place_seeking);
+    analyze("buyers bestow atmosphere sprice", "en", &qa);
+    ck_assert_float_eq(qa.scores[MM_MOMENT_GO], 0.0f);
+    ck_assert_float_eq(qa.scores[MM_MOMENT_BUY], 0.0f);
+    ck_assert(!qa.price_bound && !qa.place_seeking && !qa.product);
 }
 END_TEST
 
@@ -261,6 +262,162 @@ END_TEST
 
 START_TEST(test_no_intent_words_is_none) {
     assert_moment("hello there", "en", "none");
+}
+END_TEST
+
+
+/* ------------------------------------------------ bare topics and names */
+
+/* A query with no cue word wants to know about its topic: a know moment
+ * at exactly the topic confidence, so downstream can threshold it. */
+static const struct {
+    const char *q, *lang;
+} topic_rows[] = {
+    {"alan alda", "en"},
+    {"the persian gulf war", "en"},
+    {"mars retrograde motion", "en"},
+    {"usda zones for planting", "en"},
+    {"niels bohr atomteori", "da"},
+    {"lennart meri", "et"},
+    {"dreissigjaehriger krieg", "de"},
+    {"gabriel garcia marquez", "es"},
+};
+
+START_TEST(test_bare_topic_is_low_confidence_know) {
+    for (int hint = 0; hint < 2; hint++) {
+        mm_query_analysis_t qa;
+        analyze(topic_rows[_i].q, hint ? topic_rows[_i].lang : NULL, &qa);
+        ck_assert_msg(strcmp(decide(&qa), "know") == 0, "'%s': %s", topic_rows[_i].q,
+                      decide(&qa));
+        ck_assert_float_eq_tol(qa.scores[MM_MOMENT_KNOW],
+                               (float)rules->conf.topic_confidence, 1e-6f);
+        ck_assert_ptr_nonnull(find_signal(&qa, "topic", ""));
+    }
+}
+END_TEST
+
+/* Names of sites, apps and brands, URLs and domains, a login page, and
+ * greetings are no moment, in every language. */
+static const struct {
+    const char *q, *lang;
+} name_rows[] = {
+    {"facebook", "en"},      {"gmail", "en"},          {"login", "en"},
+    {"www.example.com", "en"}, {"chase login", "en"},  {"nike", "en"},
+    {"hello", "en"},         {"dr.dk", "da"},          {"mitid log ind", "da"},
+    {"hej", "da"},           {"postimees", "et"},      {"tere", "et"},
+    {"spiegel.de", "de"},    {"web.de anmelden", "de"}, {"hallo", "de"},
+    {"hola que tal", "es"},  {"wallapop", "es"},       {"buenos d\xc3\xad" "as", "es"},
+};
+
+START_TEST(test_names_and_greetings_are_none) {
+    assert_moment(name_rows[_i].q, name_rows[_i].lang, "none");
+    assert_moment(name_rows[_i].q, NULL, "none");
+}
+END_TEST
+
+START_TEST(test_topic_confidence_zero_turns_topics_off) {
+    char err[256] = "";
+    mm_rules_conf_t conf;
+    mm_rules_conf_defaults(&conf);
+    conf.topic_confidence = 0.0;
+    mm_rules_t *off = mm_rules_load(MM_SOURCE_DIR "/lexicons", &conf, err, sizeof(err));
+    ck_assert_msg(off != NULL, "%s", err);
+    mm_query_analysis_t qa;
+    mm__query_analyze(off, str("alan alda"), str("en"), &qa);
+    mm_moment_type_t type;
+    float c;
+    ck_assert(!mm__query_decide(off, &qa, &type, &c));
+    mm_rules_destroy(off);
+}
+END_TEST
+
+/* ------------------------------------------------------- product and task */
+
+START_TEST(test_product_does_not_outvote_the_task) {
+    mm_query_analysis_t qa;
+    analyze("how to change a bike tyre", "en", &qa);
+    ck_assert_str_eq(decide(&qa), "do");
+    ck_assert_float_eq(qa.scores[MM_MOMENT_BUY], 0.0f);
+    assert_moment("bike shop near me", "en", "go");
+    assert_moment("sql order descending", "en", "do");
+    assert_moment("220 c to fahrenheit oven", "en", "know");
+    /* with no task, or with a buying cue, the product still votes */
+    assert_moment("mountain bike", "en", "buy");
+    assert_moment("cheap bike", "en", "buy");
+}
+END_TEST
+
+/* ------------------------------------------------------- languages alike */
+
+/* The same need in each language gets the same moment, with or without
+ * the language hint. */
+static const struct {
+    const char *q, *lang, *want;
+} alike_rows[] = {
+    {"weather tomorrow london", "en", "know"},
+    {"vejret i morgen aarhus", "da", "know"},
+    {"ilm homme tallinn", "et", "know"},
+    {"wetter morgen berlin", "de", "know"},
+    {"tiempo ma\xc3\xb1" "ana madrid", "es", "know"},
+    {"hello how are you", "en", "none"},
+    {"hej hvordan g\xc3\xa5r det", "da", "none"},
+    {"tere kuidas l\xc3\xa4heb", "et", "none"},
+    {"hallo wie geht's", "de", "none"},
+    {"hola que tal", "es", "none"},
+};
+
+START_TEST(test_languages_alike) {
+    assert_moment(alike_rows[_i].q, alike_rows[_i].lang, alike_rows[_i].want);
+    assert_moment(alike_rows[_i].q, NULL, alike_rows[_i].want);
+}
+END_TEST
+
+/* ------------------------------------------------------- unicode, typos */
+
+START_TEST(test_fullwidth_query_matches) {
+    /* "ＣＯＦＦＥＥ ＮＥＡＲ ＭＥ" */
+    assert_moment("\xef\xbc\xa3\xef\xbc\xaf\xef\xbc\xa6\xef\xbc\xa6\xef\xbc\xa5\xef\xbc\xa5 "
+                  "\xef\xbc\xae\xef\xbc\xa5\xef\xbc\xa1\xef\xbc\xb2 \xef\xbc\xad\xef\xbc\xa5",
+                  "en", "go");
+}
+END_TEST
+
+/* { query, hint, moment, the row the typo was read as } */
+static const struct {
+    const char *q, *lang, *want, *row;
+} typo_rows[] = {
+    {"recipie for chili", "en", "do", "recipe"},        /* a letter inserted */
+    {"tutorail excel pivot", "en", "do", "tutorial"},   /* two swapped */
+    {"resturants near me", "en", "go", "restaurants"},  /* a letter dropped */
+    {"facebok", NULL, "none", "facebook"},              /* a name */
+    {"cheapst flights", "en", "buy", "cheapest"},
+    {"opskrfit p\xc3\xa5 boller", "da", "do", "opskrift"},
+};
+
+START_TEST(test_one_typo_is_tolerated) {
+    mm_query_analysis_t qa;
+    analyze(typo_rows[_i].q, typo_rows[_i].lang, &qa);
+    ck_assert_msg(strcmp(decide(&qa), typo_rows[_i].want) == 0, "'%s': %s",
+                  typo_rows[_i].q, decide(&qa));
+    ck_assert_msg(find_signal(&qa, "keyword_typo", typo_rows[_i].row) != NULL, "'%s'",
+                  typo_rows[_i].q);
+}
+END_TEST
+
+START_TEST(test_typo_tolerance_is_bounded) {
+    mm_query_analysis_t qa;
+    /* two edits from "restaurant": not read as it */
+    analyze("restaraunt", "en", &qa);
+    ck_assert_uint_eq(qa.n_signals, 2); /* topic, lang */
+    /* a first letter differs: "bridge" is not "fridge" */
+    analyze("golden gate bridge", "en", &qa);
+    ck_assert_str_eq(decide(&qa), "know");
+    /* a short row is no target: "pride" is not "price" */
+    analyze("pride and prejudice", "en", &qa);
+    ck_assert_str_eq(decide(&qa), "know");
+    /* only rows of the query's language: "recipe" is not Spanish */
+    analyze("recipie pollo", "es", &qa);
+    ck_assert_ptr_null(find_signal(&qa, "keyword_typo", "recipe"));
 }
 END_TEST
 
@@ -450,6 +607,26 @@ static Suite *query_suite(void) {
     tcase_add_test(tc, test_brand_with_intent_is_not_navigational);
     tcase_add_test(tc, test_device_command_is_none);
     tcase_add_test(tc, test_no_intent_words_is_none);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("query_topics");
+    tcase_add_unchecked_fixture(tc, rules_setup, rules_teardown);
+    tcase_add_loop_test(tc, test_bare_topic_is_low_confidence_know, 0,
+                        (int)(sizeof(topic_rows) / sizeof(topic_rows[0])));
+    tcase_add_loop_test(tc, test_names_and_greetings_are_none, 0,
+                        (int)(sizeof(name_rows) / sizeof(name_rows[0])));
+    tcase_add_test(tc, test_topic_confidence_zero_turns_topics_off);
+    tcase_add_test(tc, test_product_does_not_outvote_the_task);
+    tcase_add_loop_test(tc, test_languages_alike, 0,
+                        (int)(sizeof(alike_rows) / sizeof(alike_rows[0])));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("query_typos");
+    tcase_add_unchecked_fixture(tc, rules_setup, rules_teardown);
+    tcase_add_test(tc, test_fullwidth_query_matches);
+    tcase_add_loop_test(tc, test_one_typo_is_tolerated, 0,
+                        (int)(sizeof(typo_rows) / sizeof(typo_rows[0])));
+    tcase_add_test(tc, test_typo_tolerance_is_bounded);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("query_lang");
