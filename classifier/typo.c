@@ -4,14 +4,18 @@
  *
  * THE BOUND
  *   One edit (a letter inserted, deleted, replaced, or two neighbours
- *   swapped: optimal string alignment distance 1), and only towards
- *   single-word lexicon rows of at least MM_TYPO_MIN_LETTERS letters
- *   (code points): a short word is one edit away from too many others
- *   ("cost"/"most"/"cast"). Function words (`stop`) and affixes are not
- *   targets. A word two edits off ("restaraunt") is not found: going to two
- *   would multiply the lookups per word by its length. A corrected hit
- *   counts at MM_TYPO_WEIGHT of its row's weight (query.c) and is reported
- *   as the signal "keyword_typo".
+ *   swapped: optimal string alignment distance 1), only towards single-word
+ *   lexicon rows of at least MM_TYPO_MIN_LETTERS (6) letters (code points)
+ *   of the query's language, only when the first letters agree and exactly
+ *   one row word is that close. Each limit was measured on the development
+ *   data (MASSIVE, the dev sets): with five-letter rows, other rows' language
+ *   or a different first letter, most "corrections" were other real words
+ *   (pride/price, shows/shoes, bridge/fridge, Spanish cuarto/cuánto).
+ *   Function words (`stop`), plain words (`word`) and affixes are not
+ *   targets. A word two edits off ("restaraunt") is not found: going to
+ *   two would multiply the lookups per word by its length. A corrected hit
+ *   counts at 0.8 of its row's weight (query.c) and is reported as the
+ *   signal "keyword_typo".
  *
  * HOW (symmetric deletion, all of it precomputed at load)
  *   Two words are within one edit only if deleting at most one letter from
@@ -381,7 +385,7 @@ size_t mm__typo_scan(const mm_lexicon_t *lex, const mm_fold_t *fold, int lang,
     for (uint16_t i = 0; i < fold->n_tokens && n < max; i++) {
         const mm_fold_token_t *tok = &fold->tokens[i];
         size_t len = (size_t)(tok->end - tok->start);
-        if (len < MM_TYPO_MIN_LETTERS || len > 4 * MM_TYPO_MAX_LETTERS ||
+        if (len < MM_TYPO_MIN_LETTERS - 1 || len > 4 * MM_TYPO_MAX_LETTERS ||
             is_covered(tok, hits, n_hits < max ? n_hits : max))
             continue;
         const char *s = fold->buf + tok->start;
@@ -391,7 +395,7 @@ size_t mm__typo_scan(const mm_lexicon_t *lex, const mm_fold_t *fold, int lang,
         uint32_t cps[MM_TYPO_MAX_LETTERS];
         size_t n_cps = 0;
         if (!word || !decode(s, len, cps, MM_TYPO_MAX_LETTERS, &n_cps) ||
-            n_cps < MM_TYPO_MIN_LETTERS)
+            n_cps < MM_TYPO_MIN_LETTERS - 1) /* a letter dropped from the shortest */
             continue;
         long found = correction(lex, cps, n_cps, lang);
         if (found < 0)
