@@ -527,10 +527,24 @@ void mm__fold(const mm_fold_map_t *map, const char *s, size_t len, mm_fold_t *f)
     for (size_t i = 0; i < len && !c.full;) {
         uint8_t b = p[i];
         if (b < 0x80) { /* the fast path: most query bytes */
-            uint8_t next = char_class[b] == CC_GROUP
-                               ? lead_class(map, p + i + 1, len - i - 1)
-                               : CC_SEP;
-            fold_ascii(&c, b, next);
+            uint8_t cc = char_class[b];
+            if (cc == CC_LOWER || cc == CC_UPPER) { /* most of those: inline */
+                char lower = (char)(cc == CC_UPPER ? b + 32 : b);
+                if (c.in_token && f->len + 2 <= MM_FOLD_MAX) {
+                    /* out_byte's common case, inline: a letter inside a
+                     * word with room left */
+                    f->buf[f->len++] = lower;
+                    c.hash = (c.hash ^ (uint8_t)lower) * FNV_PRIME;
+                } else {
+                    out_byte(&c, lower, lower);
+                }
+                c.in_number = false;
+            } else if (cc == CC_SEP) {
+                token_end(&c);
+            } else {
+                fold_ascii(&c, b, cc == CC_GROUP ? lead_class(map, p + i + 1, len - i - 1)
+                                                 : CC_SEP);
+            }
             i++;
             continue;
         }

@@ -2,10 +2,13 @@
  * What the text of one query says: lexical scores for all four moments.
  *
  * HOW A QUERY IS SCORED
- *   1. Fold the text (matcher.h) into a stack buffer and scan it once with
- *      the automaton of every lexicon: all hits, all languages.
+ *   1. Fold the text (matcher.h: NFKC case folding, accents, digits) into
+ *      a stack buffer and scan it once with the automaton of every lexicon:
+ *      all hits, all languages.
  *   2. Language: the event's hint when a lexicon has it, else lang.c infers
- *      one from the hits and the letters.
+ *      one from the hits and the letters. Then words that no hit explains
+ *      are looked up as typos of the language's rows (typo.c: one edit,
+ *      bounded); such a hit counts at MM__TYPO_WEIGHT.
  *   3. Keep the hits that count. A hit inside a longer hit is dropped, which
  *      is how phrases refine their words: "how to" (do) hides "how"
  *      (question: know), "how does" (know) hides "how" too, "in der nähe"
@@ -17,27 +20,40 @@
  *      is an independent chance that the query has that intent, so two weak
  *      hints make a stronger one, and no sum exceeds 1.
  *      Roles resolve against the rest of the query:
- *        place    -> go, place-seeking        product -> buy, product
- *        price    -> buy, price-bound         question -> know
+ *        place    -> go, place-seeking        price    -> buy, price-bound
+ *        question -> know, unless a place is named ("dónde está la
+ *                    estación" asks for the place)
+ *        product, brand -> buy, unless a clear task (know, go or do of at
+ *                    least MM__TASK_MIN) is asked about the product: "how
+ *                    to change a bike tyre" is do, not buy; with a buying
+ *                    cue it votes again ("cheap bike")
  *        best     -> go when place-seeking ("best italian restaurant"),
  *                    else buy when price-bound ("best x under 200"),
  *                    else know AND buy when a product is named (layered:
  *                    "best running shoes for wide feet"), else the
  *                    strongest of go/do/buy already there ("best recipe"
  *                    is do), else know ("best movies of 2023").
- *   5. `none` rows (device commands: alarm, lights, volume) scale every
- *      moment by (1 - w). A query made only of `nav` rows, host names
- *      ("dr.dk", "www.google.com": the fold keeps one as a single token, so
- *      "osta.ee" is a site, not the word "osta") and function words is
- *      navigational ("facebook login"): every score is scaled down to
- *      MM__NAV_SCALE so it yields no moment.
- *   6. Terms: hashes of content words (not function or question words), for
+ *   5. Names: a query made only of names (`nav`, `brand`, `login`, `chat`
+ *      rows and host names: "dr.dk", "www.google.com", the fold keeps one
+ *      as a single token) and function words is navigational ("facebook",
+ *      "nike", "hola"), and so is a login word with a name of at most two
+ *      words and no other cue ("chase login"): every score is scaled down
+ *      to MM__NAV_SCALE so it yields no moment.
+ *   6. Bare topic: a query with words that no row explains (not names,
+ *      numbers or function words; one of four bytes or more, or two), and
+ *      no moment as strong as mm.topic.confidence, is someone wanting to
+ *      know about that topic ("alan alda"): know at exactly that score, the
+ *      weakest moment there is, with the signal "topic".
+ *   7. `none` rows (device commands: alarm, lights, volume) scale every
+ *      moment by (1 - w).
+ *   8. Terms: hashes of content words (not function or question words), for
  *      refinement detection downstream. Signals: each kept keyword (value and
  *      lang point into the lexicon, which outlives moments) and the language.
  *
  * COST: one fold pass and one automaton pass over at most MM_FOLD_MAX bytes;
- * then work on the hits, at most MM__HITS_MAX (hits past that are ignored:
- * only a pathological query has that many). No allocation.
+ * the typo lookups of the unexplained words (typo.c); then work on the hits,
+ * at most MM__HITS_MAX (hits past that are ignored: only a pathological
+ * query has that many). No allocation.
  */
 #include <string.h>
 
@@ -49,6 +65,7 @@
 #define MM__BEST_LAYERED 0.8f /* best + product: share for know and buy */
 #define MM__TYPO_WEIGHT 0.8f  /* a row found through a typo (typo.c) */
 #define MM__TASK_MIN 0.5f     /* a task this sure makes a product its object */
+#define MM__TYPO_SKIP 0.75f   /* a cue this sure: no typo lookups */
 
 typedef struct evidence_s {
     float miss[MM_MOMENT__COUNT]; /* prod(1 - w) per moment */
@@ -81,6 +98,21 @@ static void add_product(evidence_t *ev) {
                 ev->miss[MM_MOMENT_DO] <= task_miss;
     if (!task || ev->miss[MM_MOMENT_BUY] < 1.0f)
         ev->miss[MM_MOMENT_BUY] *= ev->product_miss;
+}
+
+/* Whether an exact hit already says what the query wants, strongly
+ * (MM__TYPO_SKIP or more): then a typo elsewhere cannot change the moment
+ * much and its lookups, most of the typo cost, are skipped ("resturants
+ * near me" is go by "near me" alone). */
+static bool has_strong_cue(const mm_lexicon_t *lex, const mm_match_t *hits, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const mm_lex_entry_t *e = &lex->entries[hits[i].id];
+        bool cue = e->cls == MM_LEX_KNOW || e->cls == MM_LEX_GO || e->cls == MM_LEX_DO ||
+                   e->cls == MM_LEX_BUY || e->cls == MM_LEX_PLACE || e->cls == MM_LEX_PRICE;
+        if (cue && e->weight >= MM__TYPO_SKIP)
+            return true;
+    }
+    return false;
 }
 
 /* Hint "da", "DA", "da-DK", "da_DK" -> a lexicon language, or -1. */
@@ -140,6 +172,9 @@ static void select_hits(const mm_lexicon_t *lex, const mm_match_t *hits,
  * a '.' followed by at least two letters, the top-level domain. */
 static bool is_host(const mm_fold_t *fold, const mm_fold_token_t *tok) {
     const char *b = fold->buf;
+    /* Most tokens have no '.': one memchr says so. */
+    if (!memchr(b + tok->start, '.', (size_t)(tok->end - tok->start)))
+        return false;
     uint16_t dot = tok->end;
     while (dot > tok->start && b[dot - 1] != '.')
         dot--;
@@ -249,7 +284,8 @@ void mm__query_analyze(const mm_rules_t *rules, mm_str_t query,
     if (!hinted)
         lang = mm__lang_infer(lex, &fold, hits, n, &lang_conf);
     size_t n_exact = n;
-    n = mm__typo_scan(lex, &fold, lang, hits, n, MM__HITS_MAX);
+    if (!has_strong_cue(lex, hits, n))
+        n = mm__typo_scan(lex, &fold, lang, hits, n, MM__HITS_MAX);
     if (!hinted && lang < 0 && n > n_exact)
         lang = mm__lang_infer(lex, &fold, hits, n, &lang_conf);
     out->lang_inferred = !hinted && lang >= 0;

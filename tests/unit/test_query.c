@@ -388,7 +388,7 @@ static const struct {
 } typo_rows[] = {
     {"recipie for chili", "en", "do", "recipe"},        /* a letter inserted */
     {"tutorail excel pivot", "en", "do", "tutorial"},   /* two swapped */
-    {"resturants near me", "en", "go", "restaurants"},  /* a letter dropped */
+    {"resturants downtown", "en", "go", "restaurants"}, /* a letter dropped */
     {"facebok", NULL, "none", "facebook"},              /* a name */
     {"cheapst flights", "en", "buy", "cheapest"},
     {"opskrfit p\xc3\xa5 boller", "da", "do", "opskrift"},
@@ -415,6 +415,10 @@ START_TEST(test_typo_tolerance_is_bounded) {
     /* a short row is no target: "pride" is not "price" */
     analyze("pride and prejudice", "en", &qa);
     ck_assert_str_eq(decide(&qa), "know");
+    /* a cue that already decides ("near me") saves the lookups */
+    analyze("resturants near me", "en", &qa);
+    ck_assert_str_eq(decide(&qa), "go");
+    ck_assert_ptr_null(find_signal(&qa, "keyword_typo", "restaurants"));
     /* only rows of the query's language: "recipe" is not Spanish */
     analyze("recipie pollo", "es", &qa);
     ck_assert_ptr_null(find_signal(&qa, "keyword_typo", "recipe"));
