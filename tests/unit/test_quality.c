@@ -12,8 +12,9 @@
  *                    over all rows and in every language.
  *   blind_web.tsv    421 English web-search queries in a search log's mix:
  *                    macro-F1 >= 0.85.
- * A bar below a target is the figure reached when it was measured, never
- * lowered afterwards (MIN_* below say which).
+ * Where a language fell short of its target when measured, its bar is the
+ * figure it reached (short_floors below), asserted so that it cannot drop:
+ * raise it with the lexicons, never lower it.
  *
  * DEVELOPMENT sets, tuned on: the older held-out queries and the dev sets,
  * asserted as regression checks at figures below what they reach.
@@ -36,6 +37,23 @@
 #define MIN_HOLDOUT 0.95
 #define MIN_DEV 0.95
 
+/* Languages of blind_short.tsv under MIN_BLIND_SHORT when measured after
+ * issue 16's changes (before them: de 0.924 with the hint, 0.912 without). */
+static const struct {
+    const char *lang;
+    double with_hint, without_hint;
+} short_floors[] = {
+    {"de", 0.934, 0.923},
+};
+
+/* The bar of one language of blind_short.tsv. */
+static double short_bar(const char *lang, bool use_hint) {
+    for (size_t i = 0; i < sizeof(short_floors) / sizeof(short_floors[0]); i++)
+        if (strcmp(short_floors[i].lang, lang) == 0)
+            return use_hint ? short_floors[i].with_hint : short_floors[i].without_hint;
+    return MIN_BLIND_SHORT;
+}
+
 static mm_rules_t *rules;
 
 static void setup(void) {
@@ -49,7 +67,8 @@ static void setup(void) {
 static void teardown(void) { mm_rules_destroy(rules); }
 
 /* Scores a file (aggregates printed, never rows) and checks macro-F1 over
- * the file and, when per_lang, in each of its languages. */
+ * the file against min and, when per_lang, in each of its languages
+ * against short_bar(). */
 static void assert_file(const char *name, bool use_hint, bool per_lang, double min) {
     char path[512], err[512];
     snprintf(path, sizeof(path), DATA "%s", name);
@@ -65,8 +84,9 @@ static void assert_file(const char *name, bool use_hint, bool per_lang, double m
     for (size_t i = 0; per_lang && i < ev->n_groups; i++) {
         mm_eval_print(stdout, &ev->groups[i]);
         mm_eval_scores(&ev->groups[i], &s);
-        ck_assert_msg(s.macro_f1 >= min, "%s, %s: macro-F1 %.3f < %.3f", name,
-                      ev->groups[i].group, s.macro_f1, min);
+        double bar = short_bar(ev->groups[i].group, use_hint);
+        ck_assert_msg(s.macro_f1 >= bar, "%s, %s: macro-F1 %.3f < %.3f", name,
+                      ev->groups[i].group, s.macro_f1, bar);
     }
     fflush(stdout);
     free(ev);
