@@ -229,14 +229,8 @@ static void fold_cp(int32_t cp, folded_t *out) {
 }
 
 static bool pool_add(mm_fold_map_t *map, const char *s, size_t n, uint32_t *off) {
-    if (map->pool_len + n > map->pool_cap) {
-        size_t cap = map->pool_cap ? map->pool_cap * 2 : 16384;
-        char *p = realloc(map->pool, cap);
-        if (!p)
-            return false;
-        map->pool = p;
-        map->pool_cap = cap;
-    }
+    if (!mm__grow((void **)&map->pool, &map->pool_cap, map->pool_len + n, 1))
+        return false;
     memcpy(map->pool + map->pool_len, s, n);
     *off = (uint32_t)map->pool_len;
     map->pool_len += n;

@@ -75,7 +75,7 @@ struct mm_matcher_s {
     uint8_t *shape; /* per state: MM__LEAD | MM__TRAIL */
 };
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size) {
+bool mm__grow(void **p, size_t *cap, size_t need, size_t size) {
     if (need <= *cap)
         return true;
     size_t n = *cap ? *cap * 2 : 256;
@@ -90,7 +90,7 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size) {
 }
 
 static uint32_t node_new(mm_matcher_t *m, uint8_t byte, uint8_t depth) {
-    if (!grow((void **)&m->nodes, &m->cap_nodes, m->n_nodes + 1, sizeof(node_t)))
+    if (!mm__grow((void **)&m->nodes, &m->cap_nodes, m->n_nodes + 1, sizeof(node_t)))
         return MM__NONE;
     node_t *n = &m->nodes[m->n_nodes];
     n->child = n->sibling = n->out = n->out_tail = MM__NONE;
@@ -145,7 +145,7 @@ bool mm__matcher_add(mm_matcher_t *m, const char *pat, size_t len, uint32_t id,
         }
         s = c;
     }
-    if (!grow((void **)&m->outs, &m->cap_outs, m->n_outs + 1, sizeof(out_t)))
+    if (!mm__grow((void **)&m->outs, &m->cap_outs, m->n_outs + 1, sizeof(out_t)))
         return false;
     uint32_t o = (uint32_t)m->n_outs++;
     m->outs[o].id = id;

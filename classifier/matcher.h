@@ -93,6 +93,13 @@ size_t mm__fold_map_bytes(const mm_fold_map_t *map);
  */
 void mm__fold(const mm_fold_map_t *map, const char *s, size_t len, mm_fold_t *fold);
 
+/**
+ * @brief Grow the array *p of *cap elements of @p size bytes to hold at
+ * least @p need (doubling); false when out of memory (*p is kept).
+ * Load time only.
+ */
+bool mm__grow(void **p, size_t *cap, size_t need, size_t size);
+
 /* ---------------------------------------------------------------- matcher */
 
 typedef struct mm_matcher_s mm_matcher_t;

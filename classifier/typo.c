@@ -154,20 +154,6 @@ void mm__typo_destroy(mm_typo_t *t) {
     free(t);
 }
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size) {
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap * 2 : 1024;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * size);
-    if (!q)
-        return false;
-    *p = q;
-    *cap = n;
-    return true;
-}
-
 bool mm__typo_add(mm_typo_t *t, const char *word, size_t len, uint32_t entry) {
     uint32_t cps[MM_TYPO_MAX_LETTERS];
     size_t n = 0;
@@ -179,8 +165,8 @@ bool mm__typo_add(mm_typo_t *t, const char *word, size_t len, uint32_t entry) {
         if (b < 0x80 && (b < 'a' || b > 'z'))
             return true; /* digits, host names, symbols: not a word */
     }
-    if (!grow((void **)&t->pending, &t->cap_pending, t->n_pending + 1, sizeof(typo_pending_t)) ||
-        !grow((void **)&t->pool, &t->pool_cap, t->pool_len + len, 1))
+    if (!mm__grow((void **)&t->pending, &t->cap_pending, t->n_pending + 1, sizeof(typo_pending_t)) ||
+        !mm__grow((void **)&t->pool, &t->pool_cap, t->pool_len + len, 1))
         return false;
     memcpy(t->pool + t->pool_len, word, len);
     t->pending[t->n_pending++] =

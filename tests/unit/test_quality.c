@@ -80,12 +80,12 @@ static void assert_file(const char *name, bool use_hint, bool per_lang, double m
     mm_eval_scores_t s;
     mm_eval_scores(&ev->all, &s);
     ck_assert_uint_gt(ev->all.rows, 0);
-    ck_assert_msg(s.macro_f1 >= min, "%s: macro-F1 %.3f < %.3f", name, s.macro_f1, min);
+    ck_assert_msg(s.macro_f1 >= min, "%s: macro-F1 %.4f < %.4f", name, s.macro_f1, min);
     for (size_t i = 0; per_lang && i < ev->n_groups; i++) {
         mm_eval_print(stdout, &ev->groups[i]);
         mm_eval_scores(&ev->groups[i], &s);
         double bar = short_bar(ev->groups[i].group, use_hint);
-        ck_assert_msg(s.macro_f1 >= bar, "%s, %s: macro-F1 %.3f < %.3f", name,
+        ck_assert_msg(s.macro_f1 >= bar, "%s, %s: macro-F1 %.4f < %.4f", name,
                       ev->groups[i].group, s.macro_f1, bar);
     }
     fflush(stdout);
