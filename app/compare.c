@@ -91,7 +91,7 @@ static bool side_open(side_t *side, const mm_config_t *cfg, const char *dir) {
         fprintf(stderr, "micromoment classify: %s\n", err);
         return false;
     }
-    side->state = mm_state_new(&cfg->state);
+    side->state = mm_state_new(&cfg->engine.state);
     if (!side->state)
         fprintf(stderr, "micromoment classify: out of memory\n");
     return side->state != NULL;
@@ -130,7 +130,7 @@ int mm_compare_run(const mm_config_t *cfg, const char *lexicon_dir_b, size_t max
         mm_scratch_t scratch = {scratch_buf, scratch_cap, 0};
         mm_event_t ev;
         char err[256];
-        if (mm_decode_json(line, len, &cfg->limits, &scratch, &ev, err, sizeof(err)) !=
+        if (mm_decode_json(line, len, &cfg->engine.limits, &scratch, &ev, err, sizeof(err)) !=
             MM_ERR_OK) {
             c->bad++;
             continue;
