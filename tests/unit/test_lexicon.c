@@ -368,6 +368,23 @@ START_TEST(test_scan_is_bounded_by_caller_array) {
 }
 END_TEST
 
+START_TEST(test_typo_targets_are_long_single_words) {
+    char err[256] = "";
+    mm_lexicon_t *lex = load_one("en.tsv",
+                                 "restaurant\tplace\t0.6\n"  /* a target */
+                                 "restaurants\tplace\t0.6\n" /* a target */
+                                 "menu\tplace\t0.4\n"        /* too short */
+                                 "opening hours\tgo\t0.8\n"  /* two words */
+                                 "therefore\tstop\t1\n"      /* a function word */
+                                 "taylor\tword\t1\n"         /* a plain word */
+                                 "-station\tplace\t0.5\n",   /* an affix */
+                                 err, sizeof(err));
+    ck_assert_msg(lex != NULL, "%s", err);
+    ck_assert_uint_eq(mm__typo_words(lex->typo), 2);
+    mm__lexicon_destroy(lex);
+}
+END_TEST
+
 START_TEST(test_automaton_is_modest) {
     char err[256] = "";
     mm_lexicon_t *lex = mm__lexicon_load_dir(LEXICONS, err, sizeof(err));
@@ -413,6 +430,7 @@ static Suite *lexicon_suite(void) {
     tcase_add_test(tc, test_overlapping_phrases_are_all_reported);
     tcase_add_test(tc, test_number_pattern_matches_any_number);
     tcase_add_test(tc, test_scan_is_bounded_by_caller_array);
+    tcase_add_test(tc, test_typo_targets_are_long_single_words);
     tcase_add_test(tc, test_automaton_is_modest);
     suite_add_tcase(s, tc);
     return s;
