@@ -201,7 +201,8 @@ static int cmp_key_word(const void *a, const void *b) {
 static bool build_words(mm_typo_t *t) {
     for (size_t i = 0; i < t->n_pending; i++)
         t->pending[i].bytes = t->pool + t->pending[i].off;
-    qsort(t->pending, t->n_pending, sizeof(typo_pending_t), cmp_pending);
+    if (t->n_pending) /* qsort may not be given NULL, even for no element */
+        qsort(t->pending, t->n_pending, sizeof(typo_pending_t), cmp_pending);
     t->words = malloc((t->n_pending ? t->n_pending : 1) * sizeof(typo_word_t));
     t->word_entries = malloc((t->n_pending ? t->n_pending : 1) * sizeof(uint32_t));
     if (!t->words || !t->word_entries)

@@ -56,7 +56,7 @@ static const mm_signal_t *find_signal(const mm_query_analysis_t *qa,
     for (uint32_t i = 0; i < qa->n_signals; i++) {
         const mm_signal_t *s = &qa->signals[i];
         if (strcmp(s->name, name) == 0 && s->value.len == strlen(value) &&
-            memcmp(s->value.p, value, s->value.len) == 0)
+            (s->value.len == 0 || memcmp(s->value.p, value, s->value.len) == 0))
             return s;
     }
     return NULL;
