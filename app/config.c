@@ -465,6 +465,42 @@ static mm_conf_res_t align_record_bounds(mm_config_t *cfg, char *errstr, size_t 
     return MM_CONF_OK;
 }
 
+/*
+ * A crashed instance's open transaction holds back every read_committed
+ * reader (downstream, and a state restore) until the broker aborts it after
+ * transaction.timeout.ms: 10 s by default here, not librdkafka's 60, or three
+ * transaction intervals when those are longer. One the user set must exceed
+ * the interval, or every transaction would time out.
+ */
+static mm_conf_res_t align_transaction_timeout(mm_config_t *cfg, char *errstr,
+                                               size_t errstr_size) {
+    char value[64];
+    int64_t interval = cfg->engine.txn_interval_ms;
+    if (mm_kafka_conf_user_set(cfg->kafka, "transaction.timeout.ms", value, sizeof(value))) {
+        if (strtoll(value, NULL, 10) > interval)
+            return MM_CONF_OK;
+        snprintf(errstr, errstr_size,
+                 "transaction.timeout.ms=%s must be longer than mm.txn.interval.ms=%" PRId64,
+                 value, interval);
+        return MM_CONF_INVALID;
+    }
+    int64_t timeout = interval * 3 > 10000 ? interval * 3 : 10000;
+    if (timeout > 900000) { /* the broker's default transaction.max.timeout.ms */
+        snprintf(errstr, errstr_size,
+                 "mm.txn.interval.ms=%" PRId64 " is too long for a transaction the broker "
+                 "allows (at most 300000)", interval);
+        return MM_CONF_INVALID;
+    }
+    snprintf(value, sizeof(value), "%" PRId64, timeout);
+    char why[256];
+    if (rd_kafka_conf_set(cfg->kafka, "transaction.timeout.ms", value, why, sizeof(why)) !=
+        RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "transaction.timeout.ms=%s: %s", value, why);
+        return MM_CONF_INVALID;
+    }
+    return MM_CONF_OK;
+}
+
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size) {
     char value[512];
     size_t size = sizeof(value);
@@ -502,6 +538,9 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
                  "mm.output.schema.id: required when mm.output.format=avro");
         return MM_CONF_INVALID;
     }
+    if (cfg->engine.delivery == MM_DELIVERY_EXACTLY_ONCE &&
+        align_transaction_timeout(cfg, errstr, errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
     cfg->engine.lateness_ms = cfg->rules.allowed_lateness_ms;
     for (const char *p = cfg->engine.conversion_types; *p;) {
         size_t len = strcspn(p, ",");

@@ -387,6 +387,7 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const mm_sink_kafka_conf_t *
     /* Retry until delivered; a transaction bounds it by its own timeout. */
     if (!transactional)
         mm_kafka_conf_default(conf, "message.timeout.ms", "0");
+
     /* The engine checks at start that its topics exist, so a topic the
      * cluster stops knowing was deleted: fail its messages within seconds,
      * not after librdkafka's 30 s allowance for a topic still being created. */
