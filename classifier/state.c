@@ -283,9 +283,24 @@ static uint64_t uid_hash(const mm_state_t *st, mm_str_t user_id) {
 }
 
 const mm__user_t *mm__state_find(const mm_state_t *st, mm_str_t user_id) {
+    return mm__state_find_mut((mm_state_t *)st, user_id); /* no write: a lookup */
+}
+
+/* The slot of the user hashed @p h, taking a new one (evicting past the cap)
+ * when the table has none: *added says which. */
+static uint32_t slot_of(mm_state_t *st, uint64_t h, bool *added) {
     bool found;
-    uint32_t i = probe(st, uid_hash(st, user_id), &found);
-    return found ? &st->users[(st->index[i] & MM__SLOT_MASK) - 1] : NULL;
+    uint32_t i = probe(st, h, &found);
+    *added = !found;
+    if (found)
+        return (st->index[i] & MM__SLOT_MASK) - 1;
+    uint32_t used = st->used;
+    uint32_t s = slot_alloc(st);
+    if (st->used != used)         /* an eviction may have opened a */
+        i = probe(st, h, &found); /* hole earlier on h's probe path */
+    st->index[i] = tag_of(h) | (s + 1);
+    st->used++;
+    return s;
 }
 
 mm__user_t *mm__state_touch(mm_state_t *st, mm_str_t user_id, int64_t ts,
@@ -297,21 +312,13 @@ mm__user_t *mm__state_touch(mm_state_t *st, mm_str_t user_id, int64_t ts,
     ttl_sweep(st);
 
     uint64_t h = uid_hash(st, user_id);
-    bool found;
-    uint32_t i = probe(st, h, &found);
-    uint32_t s;
-    if (found) {
-        s = (st->index[i] & MM__SLOT_MASK) - 1;
-        touch_existing(st, &st->users[s], ts, lateness, touch);
-    } else {
-        uint32_t used = st->used;
-        s = slot_alloc(st);
-        if (st->used != used)         /* an eviction may have opened a */
-            i = probe(st, h, &found); /* hole earlier on h's probe path */
-        st->index[i] = tag_of(h) | (s + 1);
+    bool added;
+    uint32_t s = slot_of(st, h, &added);
+    if (added) {
         slot_reset(st, s, h, ts); /* REF clear: see CLOCK */
-        st->used++;
         touch->is_new = true;
+    } else {
+        touch_existing(st, &st->users[s], ts, lateness, touch);
     }
     mm__user_t *u = &st->users[s];
     if (u->n_events < UINT16_MAX)
@@ -392,27 +399,16 @@ bool mm_state_import(mm_state_t *st, mm_str_t user_id, const char *buf, size_t l
     if (len != MM__EXPORT_HEAD + MM__REC_BYTES + (has_ext ? sizeof(mm__user_ext_t) : 0))
         return false;
     uint64_t h = uid_hash(st, user_id);
-    bool found;
-    uint32_t i = probe(st, h, &found);
-    uint32_t s;
-    if (found) {
-        s = (st->index[i] & MM__SLOT_MASK) - 1;
-    } else {
-        uint32_t used = st->used;
-        s = slot_alloc(st);
-        if (st->used != used)
-            i = probe(st, h, &found);
-        st->index[i] = tag_of(h) | (s + 1);
-        st->used++;
-    }
-    mm__user_t *u = &st->users[s];
+    bool added;
+    mm__user_t *u = &st->users[slot_of(st, h, &added)];
     memcpy((char *)u + sizeof(uint64_t), buf + MM__EXPORT_HEAD, MM__REC_BYTES);
     u->uid_hash = h;
     if (st->ext) {
+        mm__user_ext_t *x = &st->ext[u - st->users];
         if (has_ext)
-            memcpy(&st->ext[s], buf + MM__EXPORT_HEAD + MM__REC_BYTES, sizeof(mm__user_ext_t));
+            memcpy(x, buf + MM__EXPORT_HEAD + MM__REC_BYTES, sizeof(*x));
         else
-            memset(&st->ext[s], 0, sizeof(st->ext[s]));
+            memset(x, 0, sizeof(*x));
     }
     if (u->last_ts > st->watermark)
         st->watermark = u->last_ts;
