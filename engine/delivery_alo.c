@@ -44,19 +44,38 @@ static rd_kafka_resp_err_t commit_offsets(mm__worker_t *w, mm__task_t *only_task
     return err == RD_KAFKA_RESP_ERR__NO_OFFSET ? RD_KAFKA_RESP_ERR_NO_ERROR : err;
 }
 
-#define SYNC_COMMIT_ATTEMPTS 5
+/* A coordinator that has just come back (a broker restart, a moved
+ * coordinator) answers "loading" or "not coordinator" for seconds: retry those
+ * until the shutdown bound, not a fixed count. */
+static bool retriable_commit_error(rd_kafka_resp_err_t err) {
+    switch (err) {
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+        return true;
+    default:
+        return false;
+    }
+}
 
 static void commit_sync(mm__worker_t *w, mm__task_t *only_task) {
+    int64_t deadline = mm_now_ms() + w->conf->shutdown_timeout_ms;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    for (int attempt = 0; attempt < SYNC_COMMIT_ATTEMPTS; attempt++) {
+    for (int attempt = 1;; attempt++) {
         err = commit_offsets(w, only_task, true);
         if (!err)
             return;
-        mm__warn(w->engine, "worker %d: commit failed (attempt %d of %d): %s", w->id,
-                 attempt + 1, SYNC_COMMIT_ATTEMPTS, rd_kafka_err2str(err));
-        /* A short pause before the next attempt; the broker's answer comes
-         * from the coordinator, which needs a moment after an error. */
-        struct timespec pause = {0, 200 * 1000000L};
+        mm__warn(w->engine, "worker %d: commit failed (attempt %d): %s", w->id, attempt,
+                 rd_kafka_err2str(err));
+        if (!retriable_commit_error(err) || mm_now_ms() >= deadline)
+            break;
+        /* A pause before the next attempt: the coordinator needs a moment. */
+        struct timespec pause = {0, 250 * 1000000L};
         nanosleep(&pause, NULL);
     }
     mm__error(w->engine,
