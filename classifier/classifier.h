@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "errors.h"
+#include "errors.h" /* quoted: beside this file, in the tree and installed */
 
 #define MM_VERSION "0.1.0"
 
@@ -39,7 +39,7 @@ typedef struct mm_str_s {
  *        surrogates, nothing above U+10FFFF); the length is then that of the
  *        maximal subpart to replace by one U+FFFD (at least 1).
  */
-size_t mm_utf8_char(const unsigned char *s, size_t n, bool *ok);
+MM_EXPORT size_t mm_utf8_char(const unsigned char *s, size_t n, bool *ok);
 
 /* ----------------------------------------------------------------- events */
 
@@ -61,9 +61,10 @@ typedef enum {
 } mm_event_type_t;
 
 /** @brief Contract name of @p type ("add_to_cart"). */
-const char *mm_event_type_name(mm_event_type_t type);
+MM_EXPORT const char *mm_event_type_name(mm_event_type_t type);
 /** @brief Parse a contract type name; false when unknown. */
-bool mm_event_type_parse(const char *s, size_t len, mm_event_type_t *type);
+MM_EXPORT bool mm_event_type_parse(const char *s, size_t len,
+                                   mm_event_type_t *type);
 
 /** Where a record came from; also the input of moment_id. */
 typedef struct mm_source_s {
@@ -100,7 +101,7 @@ typedef struct mm_event_s {
 } mm_event_t;
 
 /** @brief Reset @p ev to "every field absent". */
-void mm_event_init(mm_event_t *ev);
+MM_EXPORT void mm_event_init(mm_event_t *ev);
 
 /* ---------------------------------------------------------------- moments */
 
@@ -113,8 +114,9 @@ typedef enum {
 } mm_moment_type_t;
 
 /** @brief "know", "go", "do", "buy". */
-const char *mm_moment_type_name(mm_moment_type_t type);
-bool mm_moment_type_parse(const char *s, size_t len, mm_moment_type_t *type);
+MM_EXPORT const char *mm_moment_type_name(mm_moment_type_t type);
+MM_EXPORT bool mm_moment_type_parse(const char *s, size_t len,
+                                    mm_moment_type_t *type);
 
 typedef enum {
     MM_STAGE_AWARENESS,
@@ -124,7 +126,7 @@ typedef enum {
     MM_STAGE__COUNT
 } mm_journey_stage_t;
 
-const char *mm_journey_stage_name(mm_journey_stage_t stage);
+MM_EXPORT const char *mm_journey_stage_name(mm_journey_stage_t stage);
 
 /** The seed table's row for a moment type (static strings). */
 typedef struct mm_strategy_s {
@@ -133,7 +135,7 @@ typedef struct mm_strategy_s {
     const char *horizon;
 } mm_strategy_t;
 
-const mm_strategy_t *mm_moment_strategy(mm_moment_type_t type);
+MM_EXPORT const mm_strategy_t *mm_moment_strategy(mm_moment_type_t type);
 
 /**
  * One signal that fired. Which optional parts are present is in has_*.
@@ -198,16 +200,17 @@ typedef struct mm_rules_conf_s {
     mm_geofence_t geofences[MM_GEOFENCES_MAX]; /* "in store" */
 } mm_rules_conf_t;
 
-void mm_rules_conf_defaults(mm_rules_conf_t *conf);
+MM_EXPORT void mm_rules_conf_defaults(mm_rules_conf_t *conf);
 
 /**
  * @brief Build rules from every lexicon file (*.tsv) in @p lexicon_dir.
  * @returns the rules, or NULL with a message naming file and line in errstr.
  * @locality any thread; the result is immutable and shareable.
  */
-mm_rules_t *mm_rules_load(const char *lexicon_dir, const mm_rules_conf_t *conf,
-                          char *errstr, size_t errstr_size);
-void mm_rules_destroy(mm_rules_t *rules);
+MM_EXPORT mm_rules_t *mm_rules_load(const char *lexicon_dir,
+                                    const mm_rules_conf_t *conf, char *errstr,
+                                    size_t errstr_size);
+MM_EXPORT void mm_rules_destroy(mm_rules_t *rules);
 
 /* ------------------------------------------------------------------ state */
 
@@ -222,21 +225,21 @@ typedef struct mm_state_conf_s {
     int64_t profile_window_ms; /* the profile's moment counts cover this */
 } mm_state_conf_t;
 
-void mm_state_conf_defaults(mm_state_conf_t *conf);
+MM_EXPORT void mm_state_conf_defaults(mm_state_conf_t *conf);
 
 /**
  * @brief Preallocate the per-user table of one task.
  * @returns NULL on allocation failure.
  * @locality used by one thread at a time.
  */
-mm_state_t *mm_state_new(const mm_state_conf_t *conf);
-void mm_state_destroy(mm_state_t *state);
+MM_EXPORT mm_state_t *mm_state_new(const mm_state_conf_t *conf);
+MM_EXPORT void mm_state_destroy(mm_state_t *state);
 /** @brief Drop every user (partition revoked). */
-void mm_state_clear(mm_state_t *state);
+MM_EXPORT void mm_state_clear(mm_state_t *state);
 
 /** @brief The newest event time the table has seen (0 before any); a
  * restored table's is its newest user's. */
-int64_t mm_state_watermark(const mm_state_t *state);
+MM_EXPORT int64_t mm_state_watermark(const mm_state_t *state);
 
 typedef struct mm_state_stats_s {
     uint64_t users;
@@ -245,7 +248,7 @@ typedef struct mm_state_stats_s {
     size_t bytes_per_user;
 } mm_state_stats_t;
 
-void mm_state_stats(const mm_state_t *state, mm_state_stats_t *stats);
+MM_EXPORT void mm_state_stats(const mm_state_t *state, mm_state_stats_t *stats);
 
 /**
  * @brief Hint that an event of @p user_id will be classified soon: starts
@@ -255,7 +258,7 @@ void mm_state_stats(const mm_state_t *state, mm_state_stats_t *stats);
  * hides most of the two memory round trips per event at millions of users.
  * @locality the thread that owns @p state.
  */
-void mm_state_prefetch(mm_state_t *state, mm_str_t user_id);
+MM_EXPORT void mm_state_prefetch(mm_state_t *state, mm_str_t user_id);
 
 /* ------------------------------------------------------------ persistence */
 
@@ -269,26 +272,28 @@ void mm_state_prefetch(mm_state_t *state, mm_str_t user_id);
  *          the changelog should forget it) or @p cap is too small.
  * @locality the thread that owns @p state.
  */
-size_t mm_state_export(const mm_state_t *state, mm_str_t user_id, char *buf, size_t cap);
+MM_EXPORT size_t mm_state_export(const mm_state_t *state, mm_str_t user_id,
+                                 char *buf, size_t cap);
 
 /**
  * @brief Track @p user_id with the state @p buf holds (mm_state_export's
  * bytes), replacing what the table had for it. @returns false (nothing
  * changed) for bytes of another version or size.
  */
-bool mm_state_import(mm_state_t *state, mm_str_t user_id, const char *buf, size_t len);
+MM_EXPORT bool mm_state_import(mm_state_t *state, mm_str_t user_id,
+                               const char *buf, size_t len);
 
 /** @brief Stop tracking @p user_id (a changelog tombstone). */
-void mm_state_forget(mm_state_t *state, mm_str_t user_id);
+MM_EXPORT void mm_state_forget(mm_state_t *state, mm_str_t user_id);
 
 /**
  * @brief Note that @p user_id's state changed since it was last written out.
  * @returns true when it was clean (so the caller lists it once per round);
  *          false when already marked or not tracked.
  */
-bool mm_state_mark_dirty(mm_state_t *state, mm_str_t user_id);
+MM_EXPORT bool mm_state_mark_dirty(mm_state_t *state, mm_str_t user_id);
 /** @brief Clear the mark (after the state was written out). */
-void mm_state_clear_dirty(mm_state_t *state, mm_str_t user_id);
+MM_EXPORT void mm_state_clear_dirty(mm_state_t *state, mm_str_t user_id);
 
 /* --------------------------------------------------------------- profiles */
 
@@ -335,19 +340,22 @@ typedef struct mm_attribution_s {
  * @p max. Call before mm_profile_record for the same event.
  * @returns how many were written into @p out.
  */
-size_t mm_profile_attribute(const mm_state_t *state, const mm_event_t *ev,
-                            int64_t window_ms, mm_attribution_t *out, size_t max);
+MM_EXPORT size_t mm_profile_attribute(const mm_state_t *state,
+                                      const mm_event_t *ev, int64_t window_ms,
+                                      mm_attribution_t *out, size_t max);
 
 /**
  * @brief After mm_classify: remember @p ev's moments (and, when @p conversion,
  * the event as the user's last conversion) in the user's profile. No effect
  * unless mm_state_conf_t.profiles.
  */
-void mm_profile_record(mm_state_t *state, const mm_event_t *ev, const mm_moment_t *moments,
-                       size_t n, bool conversion);
+MM_EXPORT void mm_profile_record(mm_state_t *state, const mm_event_t *ev,
+                                 const mm_moment_t *moments, size_t n,
+                                 bool conversion);
 
 /** @brief @p user_id's profile; false when untracked (or profiles are off). */
-bool mm_profile_get(const mm_state_t *state, mm_str_t user_id, mm_profile_t *out);
+MM_EXPORT bool mm_profile_get(const mm_state_t *state, mm_str_t user_id,
+                              mm_profile_t *out);
 
 /* --------------------------------------------------------------- classify */
 
@@ -372,8 +380,8 @@ typedef struct mm_explain_s {
  *          that fit are written).
  * @locality the thread that owns @p state; @p rules may be shared.
  */
-mm_err_t mm_classify(const mm_rules_t *rules, mm_state_t *state,
-                     const mm_event_t *ev, mm_moment_t *moments,
-                     size_t *n_moments, mm_explain_t *explain);
+MM_EXPORT mm_err_t mm_classify(const mm_rules_t *rules, mm_state_t *state,
+                               const mm_event_t *ev, mm_moment_t *moments,
+                               size_t *n_moments, mm_explain_t *explain);
 
 #endif

@@ -11,6 +11,20 @@
 #ifndef MM_ERRORS_H
 #define MM_ERRORS_H
 
+/*
+ * MM_EXPORT marks what libmicromoment-classifier.so exports: the shared
+ * library is compiled with -fvisibility=hidden, so a public function without
+ * it is missing from the library (test_packaging compares the two lists).
+ * Here rather than in classifier.h because this header comes first.
+ */
+#ifndef MM_EXPORT
+#if defined(__GNUC__)
+#define MM_EXPORT __attribute__((visibility("default")))
+#else
+#define MM_EXPORT
+#endif
+#endif
+
 #define MM_ERR_MAP(X)                                                          \
     X(OK, "ok")                                                                \
     /* record errors: the record goes to the dead-letter topic */              \
@@ -48,9 +62,9 @@ typedef enum {
 } mm_err_t;
 
 /** @brief Stable lower-case name of @p err ("bad_json"); never NULL. */
-const char *mm_err_name(mm_err_t err);
+MM_EXPORT const char *mm_err_name(mm_err_t err);
 
 /** @brief One-line description of @p err for logs; never NULL. */
-const char *mm_err_str(mm_err_t err);
+MM_EXPORT const char *mm_err_str(mm_err_t err);
 
 #endif
