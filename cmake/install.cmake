@@ -10,6 +10,9 @@
 #                                                 prefix /usr)
 #   <systemd unit dir>/micromoment.service
 include(GNUInstallDirs)
+# What no rule assigns elsewhere goes into the micromoment package (the
+# classifier library's packages: cmake/install-classifier.cmake).
+set(CMAKE_INSTALL_DEFAULT_COMPONENT_NAME micromoment)
 
 set(MM_PKG_DIR "${CMAKE_SOURCE_DIR}/packaging")
 
@@ -135,5 +138,7 @@ file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles
      "${CMAKE_INSTALL_FULL_SYSCONFDIR}/micromoment/micromoment.conf\n")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/packaging/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
+
+include(${CMAKE_CURRENT_LIST_DIR}/install-classifier.cmake)
 
 include(CPack)
