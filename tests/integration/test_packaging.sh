@@ -5,6 +5,9 @@
 # unit, `cmake --install` and the .deb. What is and is not covered is written
 # down in docs/operations.md.
 #
+# The classifier library's two packages are checked too, and the example of
+# docs/classifier-library.md is built against them as the page says.
+#
 # MM_TEST_FULL_DEB=1 also configures a /usr build from scratch, builds the
 # real .deb, unpacks it, runs the packaged binary and lintian (about a minute
 # more). Without it the .deb is packed from the build under test.
@@ -287,6 +290,117 @@ deb_checks() {
   fi
 }
 
+# ---- the classifier library (docs/classifier-library.md) --------------------
+
+# A fenced block of the page by its tag: doc_block 'sh build' prints the
+# lines between "```sh build" and the next "```".
+doc_block() {
+  awk -v open="\`\`\`$1" '$0 == open {on = 1; next} on && /^```/ {exit} on' \
+    "$SRC/docs/classifier-library.md"
+}
+
+# The library's packages, built by deb_checks beside micromoment's: names
+# and dependencies as Debian wants them, the symbols the .so exports, and the
+# page's example, built with the page's commands against the unpacked
+# packages (micromoment's for the lexicons) as a user would after installing
+# them, shared and static; its output must be the page's and give the moments
+# `micromoment classify` gives for the same queries.
+library_checks() {
+  local lib dev main
+  lib=$(find "$WORK" -maxdepth 2 -name 'libmicromoment-classifier0_*.deb' | head -n1)
+  dev=$(find "$WORK" -maxdepth 2 -name 'libmicromoment-classifier-dev_*.deb' | head -n1)
+  main=$(find "$WORK" -maxdepth 2 -name 'micromoment_*.deb' | head -n1)
+  check "cpack builds libmicromoment-classifier0 and libmicromoment-classifier-dev" \
+    test -n "$lib" -a -n "$dev" -a -n "$main"
+  [ -n "$lib" ] && [ -n "$dev" ] && [ -n "$main" ] || return 0
+  log "library debs: $(basename "$lib") $(stat -c %s "$lib") bytes, $(basename "$dev") $(stat -c %s "$dev") bytes"
+  local root=$WORK/libroot deb
+  for deb in "$main" "$lib" "$dev"; do dpkg -x "$deb" "$root" || true; done
+  local so pc libdir ver soname
+  so=$(find "$root" -name 'libmicromoment-classifier.so.*.*' -type f | head -n1)
+  pc=$(find "$root" -name micromoment-classifier.pc | head -n1)
+  check "the packages hold the .so, the .a, the .pc and the headers" bash -c \
+    "test -n '$so' -a -n '$pc' -a -e '${so%.so.*}.a' -a -L '${so%.so.*}.so' &&
+     test -s '$root/usr/include/micromoment/classifier.h' -a -s '$root/usr/include/micromoment/errors.h'"
+  [ -n "$so" ] && [ -n "$pc" ] || return 0
+  libdir=$(dirname "$so")
+  ver=$(dpkg-deb -f "$lib" Version)
+  soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+  check_eq "the run-time package is named after the SONAME ($soname)" \
+    "$(sed -E 's/\.so\.([0-9]+)$/\1/' <<<"$soname")" "$(dpkg-deb -f "$lib" Package)"
+  check_eq "its shlibs file names the SONAME" \
+    "libmicromoment-classifier 0 libmicromoment-classifier0 (>= $ver)" \
+    "$(dpkg-deb -I "$lib" shlibs 2>/dev/null)"
+  check "its ldconfig runs from dpkg's trigger" \
+    bash -c "dpkg-deb -I '$lib' triggers | grep -qx 'activate-noawait ldconfig'"
+  check "-dev depends on the library of its version and libxxhash-dev" bash -c \
+    "dpkg-deb -f '$dev' Depends | tr ',' '\n' | sed 's/^ *//' | sort | tr '\n' ';' |
+     grep -qx 'libmicromoment-classifier0 (= $ver);libxxhash-dev;'"
+  check_eq "the header's MM_VERSION is the package's" "${ver%-*}" \
+    "$(sed -n 's/^#define MM_VERSION "\(.*\)"$/\1/p' "$root/usr/include/micromoment/classifier.h")"
+
+  # Exported: exactly the functions the installed headers declare (comments
+  # and macros gone through the preprocessor): a public function without
+  # MM_EXPORT is missing, an mm__ internal is extra.
+  # The .pc file names the prefix given when installing, not the configured one.
+  DESTDIR=$WORK/opt cmake --install "$BUILD_DIR" --prefix /opt/mm-pc-test \
+    --component classifier_dev >/dev/null 2>&1 || true
+  check_eq "cmake --install --prefix writes that prefix into the .pc" "prefix=/opt/mm-pc-test" \
+    "$(grep -h '^prefix=' $(find "$WORK/opt" -name micromoment-classifier.pc) /dev/null)"
+
+  local declared exported
+  declared=$(echo '#include <micromoment/classifier.h>' | cc -E -P -I"$root/usr/include" -x c - |
+    grep -oE '\bmm_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u | tr '\n' ' ') || true
+  exported=$(nm -D --defined-only "$so" | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
+  check_eq "the .so exports exactly the functions the headers declare" "$declared" "$exported"
+  check "the installed header compiles alone under -std=c99 -pedantic -Wall -Wextra -Werror" \
+    bash -c "echo '#include <micromoment/classifier.h>' |
+      cc -std=c99 -pedantic -Wall -Wextra -Wconversion -Werror -fsyntax-only -I'$root/usr/include' -x c -"
+
+  # The page's example with the page's commands; pkg-config finds the
+  # unpacked .pc and maps its /usr into the root.
+  local ex=$WORK/example want shared static
+  mkdir -p "$ex"
+  doc_block 'c moments.c' >"$ex/moments.c"
+  want=$(doc_block 'text output')
+  shared=$(doc_block 'sh build' | grep '^cc ') || true
+  static=$(doc_block 'sh static' | grep '^cc ') || true
+  check "the page has the example, its output and its two build commands" \
+    test "$(wc -l <"$ex/moments.c")" -ge 20 -a -n "$want" -a -n "$shared" -a -n "$static"
+  local pcenv=(env PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root")
+  (cd "$ex" && "${pcenv[@]}" bash -c "$shared") 2>"$ex/build.err" || true
+  check "the example builds with the page's command: $shared" test -x "$ex/moments"
+  [ -x "$ex/moments" ] && check_eq "the example prints the page's output" "$want" \
+    "$(LD_LIBRARY_PATH=$libdir "$ex/moments" "$root/usr/share/micromoment/lexicons" 2>&1)"
+  [ -x "$ex/moments" ] && check "the example runs the unpacked .so" bash -c \
+    "LD_LIBRARY_PATH='$libdir' ldd '$ex/moments' | grep -q 'libmicromoment-classifier.so.0 => $libdir/'"
+  [ -s "$ex/build.err" ] && cat "$ex/build.err" >&2
+  rm -f "$ex/moments"
+  (cd "$ex" && "${pcenv[@]}" bash -c "$static") 2>"$ex/build.err" || true
+  check "the example links statically with the page's command: $static" bash -c \
+    "test -x '$ex/moments' && ! readelf -d '$ex/moments' | grep -q NEEDED"
+  [ -x "$ex/moments" ] && check_eq "the static example prints the page's output" "$want" \
+    "$("$ex/moments" "$root/usr/share/micromoment/lexicons" 2>&1)"
+  [ -s "$ex/build.err" ] && cat "$ex/build.err" >&2
+
+  # The same queries through micromoment classify (user u1, a minute apart
+  # from 1700000000000, as the example sends them): the same moment and stage,
+  # the confidence within its rounding (3 decimals both, rounded differently).
+  local q i=0 events="" mismatch
+  while IFS= read -r q; do
+    events+=$(jq -cn --arg q "$q" --argjson ts $((1700000000000 + i * 60000)) \
+      '{type: "query", user_id: "u1", query: $q, ts: $ts}')$'\n'
+    i=$((i + 1))
+  done < <(sed -n '/queries\[\] = {/,/};/p' "$ex/moments.c" | grep -oE '"[^"]*"' | tr -d '"')
+  mismatch=$(paste -d' ' \
+    <(printf '%s' "$events" | "$MM_BIN" classify 2>/dev/null |
+      jq -r '"\(.moment) \(.confidence) \(.journey_stage)"') \
+    <(awk '{print $(NF-2), $(NF-1), $NF}' <<<"$want") |
+    awk 'NF != 6 || $1 != $4 || $3 != $6 || ($2 - $5) > 0.0011 || ($5 - $2) > 0.0011')
+  check_eq "micromoment classify gives the page's moments for its $i queries" "" \
+    "$mismatch$([ "$i" -ge 3 ] || echo "only $i queries")"
+}
+
 # ---- man page, configuration, unit, dashboard --------------------------------
 
 man_checks() {
@@ -377,6 +491,7 @@ unit_checks
 dashboard_checks
 install_checks
 deb_checks
+library_checks
 if [ -s "$WORK/compose.yml" ]; then
   compose_run_check
   start_broker --topic events:4
