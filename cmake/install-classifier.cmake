@@ -23,6 +23,18 @@ install(TARGETS mm_classifier_shared
 # under the library's name so that -lmicromoment-classifier finds it.
 install(FILES $<TARGET_FILE:mm_classifier> DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RENAME libmicromoment-classifier.a COMPONENT classifier_dev)
+# A stripped install (the .deb's) strips the archive's debug sections as
+# Debian does; its symbols stay, or it could not be linked.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(MM_LIBDIR_AT_INSTALL "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(MM_LIBDIR_AT_INSTALL "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+    execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
+      \"\$ENV{DESTDIR}${MM_LIBDIR_AT_INSTALL}/libmicromoment-classifier.a\"
+      COMMAND_ERROR_IS_FATAL ANY)
+  endif()" COMPONENT classifier_dev)
 install(FILES ${CMAKE_SOURCE_DIR}/classifier/classifier.h
               ${CMAKE_SOURCE_DIR}/classifier/errors.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/micromoment COMPONENT classifier_dev)
