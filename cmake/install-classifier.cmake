@@ -16,6 +16,16 @@
 set(MM_LIB_PKG libmicromoment-classifier0)
 set(MM_DEV_PKG libmicromoment-classifier-dev)
 
+# The install path of a GNUInstallDirs KIND (LIBDIR) under PREFIX, a
+# variable reference evaluated later: it is absolute when set so.
+function(mm_path_under out kind prefix)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${kind}}")
+    set(${out} "${CMAKE_INSTALL_${kind}}" PARENT_SCOPE)
+  else()
+    set(${out} "${prefix}/${CMAKE_INSTALL_${kind}}" PARENT_SCOPE)
+  endif()
+endfunction()
+
 install(TARGETS mm_classifier_shared
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         COMPONENT classifier NAMELINK_COMPONENT classifier_dev)
@@ -25,11 +35,7 @@ install(FILES $<TARGET_FILE:mm_classifier> DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RENAME libmicromoment-classifier.a COMPONENT classifier_dev)
 # A stripped install (the .deb's) strips the archive's debug sections as
 # Debian does; its symbols stay, or it could not be linked.
-if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  set(MM_LIBDIR_AT_INSTALL "${CMAKE_INSTALL_LIBDIR}")
-else()
-  set(MM_LIBDIR_AT_INSTALL "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}")
-endif()
+mm_path_under(MM_LIBDIR_AT_INSTALL LIBDIR "\${CMAKE_INSTALL_PREFIX}")
 install(CODE "if(CMAKE_INSTALL_DO_STRIP)
     execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-debug
       \"\$ENV{DESTDIR}${MM_LIBDIR_AT_INSTALL}/libmicromoment-classifier.a\"
@@ -43,13 +49,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/classifier/classifier.h
 # when installing (`cmake --install --prefix`, `make install PREFIX=`, cpack's
 # /usr), so it is written then; the rest is filled in now.
 set(MM_PC_PREFIX "@MM_PC_PREFIX@") # kept for the install-time pass
-foreach(kind LIBDIR INCLUDEDIR)
-  if(IS_ABSOLUTE "${CMAKE_INSTALL_${kind}}")
-    set(MM_PC_${kind} "${CMAKE_INSTALL_${kind}}")
-  else()
-    set(MM_PC_${kind} "\${prefix}/${CMAKE_INSTALL_${kind}}")
-  endif()
-endforeach()
+mm_path_under(MM_PC_LIBDIR LIBDIR "\${prefix}")
+mm_path_under(MM_PC_INCLUDEDIR INCLUDEDIR "\${prefix}")
 set(MM_PC_REQUIRES_PRIVATE "${MM_CLASSIFIER_PC_REQUIRES}")
 set(MM_PC_IN ${CMAKE_BINARY_DIR}/packaging/micromoment-classifier.pc.in)
 set(MM_PC ${CMAKE_BINARY_DIR}/packaging/micromoment-classifier.pc)
@@ -61,7 +62,7 @@ install(FILES ${MM_PC} DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT classifier_dev)
 
 # Debian policy: each package has its own /usr/share/doc/<package> with the
-# changelog and the copyright file (the micromoment package's, see above).
+# changelog and the copyright file (the micromoment package's: install.cmake).
 foreach(comp_pkg classifier:${MM_LIB_PKG} classifier_dev:${MM_DEV_PKG})
   string(REPLACE ":" ";" comp_pkg "${comp_pkg}")
   list(GET comp_pkg 0 comp)
@@ -118,21 +119,6 @@ set(CPACK_DEBIAN_CLASSIFIER_PACKAGE_RECOMMENDS
 # same SONAME (an ABI change moves the SONAME, CMakeLists.txt).
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
-
-set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_NAME ${MM_DEV_PKG})
-set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_CLASSIFIER_DEV_DESCRIPTION
-    "micro-moment classifier library (development files)\n${MM_LIB_DESCRIPTION}\n\n\
-This package holds the header, the static library, the pkg-config file\n\
-(micromoment-classifier) and an example.")
-# The .so link points into the library's package; the .pc file's
-# Requires.private needs libxxhash's .pc file, and the archive its library.
-set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
-set(CPACK_COMPONENT_CLASSIFIER_DEV_DEPENDS classifier)
-set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_DEPENDS libxxhash-dev)
-foreach(comp CLASSIFIER CLASSIFIER_DEV)
-  set(CPACK_DEBIAN_${comp}_PACKAGE_SOURCE micromoment)
-endforeach()
 # ldconfig through dpkg's trigger, as Debian policy asks (lintian's error
 # lacks-ldconfig-trigger without it). CPack's postinst and postrm call
 # ldconfig as well (lintian warns maintscript-calls-ldconfig): a second run,
@@ -141,3 +127,19 @@ configure_file(${MM_PKG_DIR}/${MM_LIB_PKG}.triggers
                ${CMAKE_BINARY_DIR}/packaging/${MM_LIB_PKG}/triggers COPYONLY)
 set(CPACK_DEBIAN_CLASSIFIER_PACKAGE_CONTROL_EXTRA
     ${CMAKE_BINARY_DIR}/packaging/${MM_LIB_PKG}/triggers)
+
+set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_NAME ${MM_DEV_PKG})
+set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_SECTION libdevel)
+set(CPACK_DEBIAN_CLASSIFIER_DEV_DESCRIPTION
+    "micro-moment classifier library (development files)\n${MM_LIB_DESCRIPTION}\n\n\
+This package holds the headers, the static library, the pkg-config file\n\
+(micromoment-classifier) and an example.")
+# The .so link points into the library's package; the .pc file's
+# Requires.private needs libxxhash's .pc file, and the archive its library.
+set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
+set(CPACK_COMPONENT_CLASSIFIER_DEV_DEPENDS classifier)
+set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_DEPENDS libxxhash-dev)
+# Both are built from micromoment's source, whose changelog they carry.
+foreach(comp CLASSIFIER CLASSIFIER_DEV)
+  set(CPACK_DEBIAN_${comp}_PACKAGE_SOURCE micromoment)
+endforeach()
