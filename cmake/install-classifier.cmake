@@ -62,7 +62,8 @@ install(FILES ${MM_PC} DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT classifier_dev)
 
 # Debian policy: each package has its own /usr/share/doc/<package> with the
-# changelog and the copyright file (the micromoment package's: install.cmake).
+# changelog and the copyright file: the micromoment package's (install.cmake),
+# packaging/copyright or else the licence.
 foreach(comp_pkg classifier:${MM_LIB_PKG} classifier_dev:${MM_DEV_PKG})
   string(REPLACE ":" ";" comp_pkg "${comp_pkg}")
   list(GET comp_pkg 0 comp)
@@ -72,7 +73,7 @@ foreach(comp_pkg classifier:${MM_LIB_PKG} classifier_dev:${MM_DEV_PKG})
     install(FILES ${CMAKE_BINARY_DIR}/packaging/changelog.Debian.gz
             DESTINATION ${docdir} COMPONENT ${comp})
   endif()
-  foreach(lic LICENSE LICENSE.md LICENSE.txt COPYING)
+  foreach(lic packaging/copyright LICENSE LICENSE.md LICENSE.txt COPYING)
     if(EXISTS ${CMAKE_SOURCE_DIR}/${lic})
       install(FILES ${CMAKE_SOURCE_DIR}/${lic} DESTINATION ${docdir}
               RENAME copyright COMPONENT ${comp})
