@@ -375,14 +375,11 @@ doc_block() {
     "$SRC/docs/classifier-library.md"
 }
 
-# The library's packages, built by deb_checks beside micromoment's: names
-# and dependencies as Debian wants them, the symbols the .so exports, and the
-# page's example, built with the page's commands against the unpacked
-# packages (micromoment's for the lexicons) as a user would after installing
-# them, shared and static; its output must be the page's and give the moments
-# `micromoment classify` gives for the same queries.
+# The library's two packages, built by deb_checks beside micromoment's, are
+# unpacked with micromoment's (the lexicons) into LIB_ROOT, as a user would
+# have them after installing; LIB_SO and LIB_PC are the files found there.
 library_checks() {
-  local lib dev main
+  local lib dev main deb
   lib=$(find "$WORK" -maxdepth 2 -name 'libmicromoment-classifier0_*.deb' | head -n1)
   dev=$(find "$WORK" -maxdepth 2 -name 'libmicromoment-classifier-dev_*.deb' | head -n1)
   main=$(find "$WORK" -maxdepth 2 -name 'micromoment_*.deb' | head -n1)
@@ -390,37 +387,24 @@ library_checks() {
     test -n "$lib" -a -n "$dev" -a -n "$main"
   [ -n "$lib" ] && [ -n "$dev" ] && [ -n "$main" ] || return 0
   log "library debs: $(basename "$lib") $(stat -c %s "$lib") bytes, $(basename "$dev") $(stat -c %s "$dev") bytes"
-  # lintian's errors fail. A source tree with no licence yet gives every
-  # package no-copyright-file (the micromoment package's too): said, not failed.
-  if command -v lintian >/dev/null; then
-    local errors f licence=""
-    lintian --suppress-tags initial-upload-closes-no-bugs "$lib" "$dev" 2>&1 |
-      grep -v 'root privileges' >"$WORK/lintian-lib.out" || true
-    cat "$WORK/lintian-lib.out" >&2
-    errors=$(grep '^E:' "$WORK/lintian-lib.out" || true)
-    for f in packaging/copyright LICENSE LICENSE.md LICENSE.txt COPYING; do
-      [ -e "$SRC/$f" ] && licence=$f
-    done
-    if [ -z "$licence" ]; then
-      log "no licence in the source tree: lintian's no-copyright-file not counted"
-      errors=$(grep -v ' no-copyright-file$' <<<"$errors" || true)
-    fi
-    check_eq "lintian: no error on the library packages" "" "$errors"
-  else
-    log "skip lintian on the library packages (apt-get install lintian)"
-  fi
-  local root=$WORK/libroot deb
-  for deb in "$main" "$lib" "$dev"; do dpkg -x "$deb" "$root" || true; done
-  local so pc libdir ver soname
-  so=$(find "$root" -name 'libmicromoment-classifier.so.*.*' -type f | head -n1)
-  pc=$(find "$root" -name micromoment-classifier.pc | head -n1)
+  LIB_ROOT=$WORK/libroot
+  for deb in "$main" "$lib" "$dev"; do dpkg -x "$deb" "$LIB_ROOT" || true; done
+  LIB_SO=$(find "$LIB_ROOT" -name 'libmicromoment-classifier.so.*.*' -type f | head -n1)
+  LIB_PC=$(find "$LIB_ROOT" -name micromoment-classifier.pc | head -n1)
   check "the packages hold the .so, the .a, the .pc and the headers" bash -c \
-    "test -n '$so' -a -n '$pc' -a -e '${so%.so.*}.a' -a -L '${so%.so.*}.so' &&
-     test -s '$root/usr/include/micromoment/classifier.h' -a -s '$root/usr/include/micromoment/errors.h'"
-  [ -n "$so" ] && [ -n "$pc" ] || return 0
-  libdir=$(dirname "$so")
+    "test -n '$LIB_SO' -a -n '$LIB_PC' -a -e '${LIB_SO%.so.*}.a' -a -L '${LIB_SO%.so.*}.so' &&
+     test -s '$LIB_ROOT/usr/include/micromoment/classifier.h' -a -s '$LIB_ROOT/usr/include/micromoment/errors.h'"
+  [ -n "$LIB_SO" ] && [ -n "$LIB_PC" ] || return 0
+  library_package_checks "$lib" "$dev"
+  library_api_checks
+  library_example_checks
+}
+
+# Names, dependencies and control files as Debian wants them, and lintian.
+library_package_checks() { # library_package_checks LIB_DEB DEV_DEB
+  local lib=$1 dev=$2 ver soname
   ver=$(dpkg-deb -f "$lib" Version)
-  soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+  soname=$(readelf -d "$LIB_SO" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
   check_eq "the run-time package is named after the SONAME ($soname)" \
     "$(sed -E 's/\.so\.([0-9]+)$/\1/' <<<"$soname")" "$(dpkg-deb -f "$lib" Package)"
   check_eq "its shlibs file names the SONAME" \
@@ -432,29 +416,57 @@ library_checks() {
     "dpkg-deb -f '$dev' Depends | tr ',' '\n' | sed 's/^ *//' | sort | tr '\n' ';' |
      grep -qx 'libmicromoment-classifier0 (= $ver);libxxhash-dev;'"
   check_eq "the header's MM_VERSION is the package's" "${ver%-*}" \
-    "$(sed -n 's/^#define MM_VERSION "\(.*\)"$/\1/p' "$root/usr/include/micromoment/classifier.h")"
+    "$(sed -n 's/^#define MM_VERSION "\(.*\)"$/\1/p' "$LIB_ROOT/usr/include/micromoment/classifier.h")"
+  if ! command -v lintian >/dev/null; then
+    log "skip lintian on the library packages (apt-get install lintian)"
+    return 0
+  fi
+  # lintian's errors fail. A source tree with no licence yet gives every
+  # package no-copyright-file (the micromoment package's too): said, not failed.
+  local errors f licence=""
+  lintian --suppress-tags initial-upload-closes-no-bugs "$lib" "$dev" 2>&1 |
+    grep -v 'root privileges' >"$WORK/lintian-lib.out" || true
+  cat "$WORK/lintian-lib.out" >&2
+  errors=$(grep '^E:' "$WORK/lintian-lib.out" || true)
+  for f in packaging/copyright LICENSE LICENSE.md LICENSE.txt COPYING; do
+    [ -e "$SRC/$f" ] && licence=$f
+  done
+  if [ -z "$licence" ]; then
+    log "no licence in the source tree: lintian's no-copyright-file not counted"
+    errors=$(grep -v ' no-copyright-file$' <<<"$errors" || true)
+  fi
+  check_eq "lintian: no error on the library packages" "" "$errors"
+}
 
+# What the library offers a compiler and a linker.
+library_api_checks() {
   # Exported: exactly the functions the installed headers declare (comments
   # and macros gone through the preprocessor): a public function without
   # MM_EXPORT is missing, an mm__ internal is extra.
+  local declared exported
+  declared=$(echo '#include <micromoment/classifier.h>' |
+    cc -E -P -I"$LIB_ROOT/usr/include" -x c - |
+    grep -oE '\bmm_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u | tr '\n' ' ') || true
+  exported=$(nm -D --defined-only "$LIB_SO" | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
+  check_eq "the .so exports exactly the functions the headers declare" "$declared" "$exported"
+  check "the installed header compiles alone under -std=c99 -pedantic -Wall -Wextra -Werror" \
+    bash -c "echo '#include <micromoment/classifier.h>' |
+      cc -std=c99 -pedantic -Wall -Wextra -Wconversion -Werror -fsyntax-only \
+        -I'$LIB_ROOT/usr/include' -x c -"
   # The .pc file names the prefix given when installing, not the configured one.
   DESTDIR=$WORK/opt cmake --install "$BUILD_DIR" --prefix /opt/mm-pc-test \
     --component classifier_dev >/dev/null 2>&1 || true
   check_eq "cmake --install --prefix writes that prefix into the .pc" "prefix=/opt/mm-pc-test" \
     "$(grep -h '^prefix=' $(find "$WORK/opt" -name micromoment-classifier.pc) /dev/null)"
+}
 
-  local declared exported
-  declared=$(echo '#include <micromoment/classifier.h>' | cc -E -P -I"$root/usr/include" -x c - |
-    grep -oE '\bmm_[a-z0-9_]+ *\(' | tr -d ' (' | sort -u | tr '\n' ' ') || true
-  exported=$(nm -D --defined-only "$so" | awk '$2 == "T" {print $3}' | sort | tr '\n' ' ')
-  check_eq "the .so exports exactly the functions the headers declare" "$declared" "$exported"
-  check "the installed header compiles alone under -std=c99 -pedantic -Wall -Wextra -Werror" \
-    bash -c "echo '#include <micromoment/classifier.h>' |
-      cc -std=c99 -pedantic -Wall -Wextra -Wconversion -Werror -fsyntax-only -I'$root/usr/include' -x c -"
-
-  # The page's example with the page's commands; pkg-config finds the
-  # unpacked .pc and maps its /usr into the root.
-  local ex=$WORK/example want shared static
+# The page's example built with the page's two commands (pkg-config finds the
+# unpacked .pc and maps its /usr into LIB_ROOT), run on the unpacked
+# lexicons: it prints the page's output, and micromoment classify gives the
+# same moments for the same queries.
+library_example_checks() {
+  local ex=$WORK/example want shared static libdir
+  libdir=$(dirname "$LIB_SO")
   mkdir -p "$ex"
   doc_block 'c moments.c' >"$ex/moments.c"
   want=$(doc_block 'text output')
@@ -462,11 +474,12 @@ library_checks() {
   static=$(doc_block 'sh static' | grep '^cc ') || true
   check "the page has the example, its output and its two build commands" \
     test "$(wc -l <"$ex/moments.c")" -ge 20 -a -n "$want" -a -n "$shared" -a -n "$static"
-  local pcenv=(env PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$root")
+  local pcenv=(env PKG_CONFIG_PATH="$(dirname "$LIB_PC")" PKG_CONFIG_SYSROOT_DIR="$LIB_ROOT")
+  local lexicons=$LIB_ROOT/usr/share/micromoment/lexicons
   (cd "$ex" && "${pcenv[@]}" bash -c "$shared") 2>"$ex/build.err" || true
   check "the example builds with the page's command: $shared" test -x "$ex/moments"
   [ -x "$ex/moments" ] && check_eq "the example prints the page's output" "$want" \
-    "$(LD_LIBRARY_PATH=$libdir "$ex/moments" "$root/usr/share/micromoment/lexicons" 2>&1)"
+    "$(LD_LIBRARY_PATH=$libdir "$ex/moments" "$lexicons" 2>&1)"
   [ -x "$ex/moments" ] && check "the example runs the unpacked .so" bash -c \
     "LD_LIBRARY_PATH='$libdir' ldd '$ex/moments' | grep -q 'libmicromoment-classifier.so.0 => $libdir/'"
   [ -s "$ex/build.err" ] && cat "$ex/build.err" >&2
@@ -475,12 +488,12 @@ library_checks() {
   check "the example links statically with the page's command: $static" bash -c \
     "test -x '$ex/moments' && ! readelf -d '$ex/moments' | grep -q NEEDED"
   [ -x "$ex/moments" ] && check_eq "the static example prints the page's output" "$want" \
-    "$("$ex/moments" "$root/usr/share/micromoment/lexicons" 2>&1)"
+    "$("$ex/moments" "$lexicons" 2>&1)"
   [ -s "$ex/build.err" ] && cat "$ex/build.err" >&2
 
-  # The same queries through micromoment classify (user u1, a minute apart
-  # from 1700000000000, as the example sends them): the same moment and stage,
-  # the confidence within its rounding (3 decimals both, rounded differently).
+  # micromoment classify on the same queries (user u1, a minute apart from
+  # 1700000000000, as the example sends them): the same moment and stage, the
+  # confidence within its rounding (3 decimals both, rounded differently).
   local q i=0 events="" mismatch
   while IFS= read -r q; do
     events+=$(jq -cn --arg q "$q" --argjson ts $((1700000000000 + i * 60000)) \
