@@ -136,10 +136,11 @@ set(CPACK_DEBIAN_CLASSIFIER_DEV_DESCRIPTION
 This package holds the headers, the static library, the pkg-config file\n\
 (micromoment-classifier) and an example.")
 # The .so link points into the library's package; the .pc file's
-# Requires.private needs libxxhash's .pc file, and the archive its library.
+# Requires.private needs its modules' .pc files, and the archive their
+# libraries (CMakeLists.txt names both).
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 set(CPACK_COMPONENT_CLASSIFIER_DEV_DEPENDS classifier)
-set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_DEPENDS libxxhash-dev)
+set(CPACK_DEBIAN_CLASSIFIER_DEV_PACKAGE_DEPENDS "${MM_CLASSIFIER_DEV_DEPENDS}")
 # Both are built from micromoment's source, whose changelog they carry.
 foreach(comp CLASSIFIER CLASSIFIER_DEV)
   set(CPACK_DEBIAN_${comp}_PACKAGE_SOURCE micromoment)

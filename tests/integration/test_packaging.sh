@@ -412,9 +412,18 @@ library_package_checks() { # library_package_checks LIB_DEB DEV_DEB
     "$(dpkg-deb -I "$lib" shlibs 2>/dev/null)"
   check "its ldconfig runs from dpkg's trigger" \
     bash -c "dpkg-deb -I '$lib' triggers | grep -qx 'activate-noawait ldconfig'"
-  check "-dev depends on the library of its version and libxxhash-dev" bash -c \
-    "dpkg-deb -f '$dev' Depends | tr ',' '\n' | sed 's/^ *//' | sort | tr '\n' ';' |
-     grep -qx 'libmicromoment-classifier0 (= $ver);libxxhash-dev;'"
+  # -dev depends on the library and on the package of every module its .pc
+  # file requires (pkg-config needs their .pc files, a static link their
+  # archives): found by asking dpkg who ships each module's .pc here.
+  local mod want_deps
+  want_deps="libmicromoment-classifier0 (= $ver)"
+  for mod in $(sed -n 's/^Requires.private: *//p' "$LIB_PC" | tr ',' '\n' | awk '{print $1}'); do
+    want_deps+=$'\n'$(dpkg -S "$(pkg-config --variable=pcfiledir "$mod")/$mod.pc" 2>/dev/null |
+      cut -d: -f1 | head -n1)
+  done
+  check_eq "-dev depends on the library of its version and its .pc modules' packages" \
+    "$(sort <<<"$want_deps" | tr '\n' ';')" \
+    "$(dpkg-deb -f "$dev" Depends | tr ',' '\n' | sed 's/^ *//' | sort | tr '\n' ';')"
   check_eq "the header's MM_VERSION is the package's" "${ver%-*}" \
     "$(sed -n 's/^#define MM_VERSION "\(.*\)"$/\1/p' "$LIB_ROOT/usr/include/micromoment/classifier.h")"
   if ! command -v lintian >/dev/null; then
