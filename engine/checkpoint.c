@@ -10,14 +10,18 @@
  * changelog partition). A user that left the table (expired, evicted) gets a
  * tombstone, so a restore does not bring it back.
  *
- * Why snapshots restore exactly. At-least-once commits input offsets only at
- * a checkpoint, and a checkpoint first waits until every output of every
- * processed record is acknowledged (so the committed offset is exactly what
- * the snapshots reflect), then waits for the snapshots themselves. A restart
- * restores the snapshots and re-reads from the committed offset: every user
- * sees the same events in the same order as an uninterrupted run. Exactly-once
- * writes the snapshots into the transaction that commits the offsets. The
- * wait costs a round trip to the broker per checkpoint (mm.commit.interval.ms).
+ * Why snapshots restore exactly. A checkpoint first waits until every output
+ * of every processed record is acknowledged (at-least-once), so the state is
+ * exactly that of the records before each task's next offset; it writes the
+ * changed users' snapshots, then, in each task's changelog partition, a
+ * MARKER with that next offset (engine_int.h), and commits the input offsets
+ * once all of it is acknowledged. A restore takes the snapshots up to the
+ * last marker (those after it belong to a checkpoint a crash cut short) and
+ * resumes the partition at the marker's offset, so every user sees the same
+ * events in the same order as an uninterrupted run, whether or not the last
+ * commit landed. Exactly-once writes snapshots and markers into the
+ * transaction that commits the offsets. The wait costs a round trip to the
+ * broker per checkpoint (mm.commit.interval.ms).
  *
  * MAIL. The restore thread hands a restored state over, and GET /users/{id}
  * asks for a profile, through a worker's mailbox: a short list under a mutex
@@ -44,6 +48,7 @@ struct mm__mail_s {
     mm_state_t *state;
     uint64_t users;
     int64_t ms;
+    int64_t resume;
     char error[256];
     /* MAIL_USER: the asker and the worker both hold it; the last one frees */
     _Atomic int refs;
@@ -122,6 +127,25 @@ bool mm__checkpoint(mm__worker_t *w, bool wait) {
         }
         mm_state_clear_dirty(t->state, user);
     }
+    /* Each task's marker, after its snapshots in its partition. */
+    for (mm__task_t *t = out->changelog ? mm__task_next(proc, NULL) : NULL; t;
+         t = mm__task_next(proc, t)) {
+        if (t->restoring || t->processed < 0 || t->processed == t->marked)
+            continue;
+        char marker[MM__MARKER_LEN];
+        marker[0] = MM__MARKER_TAG;
+        for (int i = 0; i < 8; i++)
+            marker[1 + i] = (char)((uint64_t)t->processed >> (56 - 8 * i));
+        memcpy(key, t->topic, t->topic_len);
+        key[t->topic_len] = '\0';
+        if (mm__proc_write_checkpoint(proc, MM__TOPIC_STATE, t->partition,
+                                      (mm_str_t){key, t->topic_len + 1}, marker,
+                                      sizeof(marker)) != MM_ERR_OK) {
+            mm__worker_fail(w, "cannot write a checkpoint marker");
+            return false;
+        }
+        t->marked = t->processed;
+    }
     mm__proc_dirty_reset(proc);
     mm__counters_t *c = mm__proc_counters_mut(proc);
     MM_COUNTER_ADD(c->profiles_out, profiles);
@@ -193,7 +217,8 @@ void mm__worker_take_mail(mm__worker_t *w) {
         mm__mail_t *next = mail->next;
         if (mail->kind == MAIL_RESTORED) {
             mm__worker_restored(w, mail->topic, mail->partition, mail->generation, mail->state,
-                                mail->users, mail->ms, *mail->error ? mail->error : NULL);
+                                mail->users, mail->ms, mail->resume,
+                                *mail->error ? mail->error : NULL);
             free(mail);
         } else {
             answer_user(w, mail);
@@ -269,7 +294,7 @@ int mm__worker_user(mm__worker_t *w, const char *topic, int32_t partition, mm_st
 
 void mm__restore_deliver(mm__worker_t *w, const char *topic, int32_t partition,
                          uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
-                         const char *error) {
+                         int64_t resume, const char *error) {
     mm__mail_t *mail = calloc(1, sizeof(*mail));
     if (!mail) {
         mm_state_destroy(state);
@@ -283,6 +308,7 @@ void mm__restore_deliver(mm__worker_t *w, const char *topic, int32_t partition,
     mail->state = state;
     mail->users = users;
     mail->ms = ms;
+    mail->resume = resume;
     if (error)
         snprintf(mail->error, sizeof(mail->error), "%s", error);
     mm__worker_post(w, mail);

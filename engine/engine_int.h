@@ -87,6 +87,8 @@ typedef struct mm__task_s {
     int64_t seen;        /* after the last record taken (processed or not) */
     int64_t processed;   /* after the last record processed, -1 none */
     int64_t resume_at;   /* after a seek: skip records until this one */
+    int64_t floor;       /* records below this were processed before a
+                            restore: skip them, -1 none */
     rd_kafka_message_t *parked; /* the record waiting for the registry */
     int64_t parked_since_ms;
     /* worker.c: the state is being restored from the changelog; records are
@@ -100,6 +102,8 @@ typedef struct mm__task_s {
     char dead_reason[256];
     /* delivery_*.c */
     int64_t committed; /* next offset after the last commit, -1 none */
+    /* checkpoint.c */
+    int64_t marked;    /* the offset of the last checkpoint marker, -1 none */
 } mm__task_t;
 
 /* ------------------------------------------------------------- processor */
@@ -378,7 +382,14 @@ void mm__restore_stop(mm_engine_t *e);
 /** @brief Hand a restored state (or why not) to @p w (restore thread). */
 void mm__restore_deliver(mm__worker_t *w, const char *topic, int32_t partition,
                          uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
-                         const char *error);
+                         int64_t resume, const char *error);
+
+/* A checkpoint marker in the changelog: key "<input topic>\0" (an empty user
+ * id, which no event has), value MM__MARKER_TAG then the next input offset
+ * to process, big-endian. It follows its checkpoint's snapshots in the
+ * partition, so a restore takes the snapshots up to the last marker. */
+#define MM__MARKER_TAG 'M'
+#define MM__MARKER_LEN 9
 /** @brief Take the worker's mail (worker thread, between batches). */
 void mm__worker_take_mail(mm__worker_t *w);
 /** @brief Answer what is left with 503 and free it (the worker is gone). */
@@ -386,7 +397,7 @@ void mm__worker_drop_mail(mm__worker_t *w);
 /** @brief Install a restored state (worker thread). */
 void mm__worker_restored(mm__worker_t *w, const char *topic, int32_t partition,
                          uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
-                         const char *error);
+                         int64_t resume, const char *error);
 
 /** @brief Stop the worker for good with a reason (the run exits 1). */
 void mm__worker_fail(mm__worker_t *w, const char *fmt, ...)

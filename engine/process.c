@@ -308,6 +308,8 @@ mm__task_t *mm__task_open(mm__proc_t *proc, const char *topic, int32_t partition
         t->first_offset = -1;
         t->seen = -1;
         t->resume_at = -1;
+        t->floor = -1;
+        t->marked = -1;
         t->dead_at = -1;
         t->committed = -1;
         t->state = mm_state_new(&proc->conf->state);

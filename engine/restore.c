@@ -6,11 +6,13 @@
  * record that arrives meanwhile is dropped (it comes again). The restore
  * thread reads the task's changelog partition from its beginning to its end
  * with a consumer of its own (read_committed, so exactly-once snapshots of
- * aborted transactions are never seen), imports every snapshot of the
- * task's input topic into a fresh table (the newest snapshot of a user wins;
- * a tombstone forgets the user), and mails the table to the worker, which
- * installs it, seeks the partition back to the first dropped record and
- * resumes it. The worker's other partitions go on meanwhile. The restores
+ * aborted transactions are never seen), imports the snapshots of the task's
+ * input topic into a fresh table up to the last checkpoint marker (the newest
+ * snapshot of a user wins; a tombstone forgets the user; what follows the
+ * last marker is a checkpoint a crash cut short, and is left out), and mails
+ * the table and the marker's offset to the worker, which installs the table
+ * and resumes the partition at that offset (checkpoint.c says why that is
+ * exact). The worker's other partitions go on meanwhile. The restores
  * queued together (an assignment's partitions) share one consumer.
  */
 #include "engine_int.h"
@@ -51,19 +53,75 @@ void mm__restore_request(mm_engine_t *e, mm__worker_t *w, const char *topic,
 
 #define BATCH_MAX 256
 
-/* One restore in a batch: its job, its table, how it went. */
+/* One restore in a batch: its job, its table, how it went. Snapshots after
+ * the last checkpoint marker wait in `held` (the marker may never come: a
+ * crash cut that checkpoint short); a marker applies them. */
 typedef struct pending_s {
     restore_job_t *job;
     mm_state_t *state;
     uint64_t users;
+    int64_t resume; /* the last marker's offset, -1 none */
     bool done;
+    char *held;     /* [u32 user len][user][u32 len][bytes or none: 0xFFFFFFFF] ... */
+    size_t held_len, held_cap;
 } pending_t;
+
+static bool hold(pending_t *p, mm_str_t user, const void *bytes, size_t len) {
+    size_t need = 8 + user.len + (bytes ? len : 0);
+    if (p->held_len + need > p->held_cap) {
+        size_t cap = p->held_cap ? p->held_cap * 2 : 1 << 20;
+        while (cap < p->held_len + need)
+            cap *= 2;
+        char *grown = realloc(p->held, cap);
+        if (!grown)
+            return false;
+        p->held = grown;
+        p->held_cap = cap;
+    }
+    uint32_t ulen = (uint32_t)user.len, blen = bytes ? (uint32_t)len : UINT32_MAX;
+    memcpy(p->held + p->held_len, &ulen, 4);
+    memcpy(p->held + p->held_len + 4, user.p, user.len);
+    memcpy(p->held + p->held_len + 4 + user.len, &blen, 4);
+    if (bytes)
+        memcpy(p->held + p->held_len + 8 + user.len, bytes, len);
+    p->held_len += need;
+    return true;
+}
+
+/* A marker: what was held is part of a whole checkpoint. */
+static void apply_held(pending_t *p) {
+    size_t at = 0;
+    while (at < p->held_len) {
+        uint32_t ulen, blen;
+        memcpy(&ulen, p->held + at, 4);
+        mm_str_t user = {p->held + at + 4, ulen};
+        memcpy(&blen, p->held + at + 4 + ulen, 4);
+        const char *bytes = p->held + at + 8 + ulen;
+        if (blen == UINT32_MAX) {
+            mm_state_forget(p->state, user);
+            blen = 0;
+        } else if (mm_state_import(p->state, user, bytes, blen)) {
+            p->users++;
+        }
+        at += 8 + ulen + blen;
+    }
+    p->held_len = 0;
+}
+
+static int64_t marker_offset(const unsigned char *v) {
+    uint64_t o = 0;
+    for (int i = 0; i < 8; i++)
+        o = o << 8 | v[1 + i];
+    return (int64_t)o;
+}
 
 static void deliver(mm_engine_t *e, pending_t *p, int64_t t0, const char *why) {
     if (why)
         mm_state_destroy(p->state);
     mm__restore_deliver(p->job->worker, p->job->topic, p->job->partition, p->job->generation,
-                        why ? NULL : p->state, p->users, mm_now_ms() - t0, why);
+                        why ? NULL : p->state, p->users, mm_now_ms() - t0, p->resume, why);
+    free(p->held);
+    p->held = NULL;
     p->state = NULL;
     p->done = true;
     (void)e;
@@ -138,13 +196,19 @@ static void restore_batch(mm_engine_t *e, pending_t *jobs, size_t n) {
                 continue;
             }
             size_t prefix = strlen(p->job->topic) + 1;
-            if (rkm->key_len <= prefix || memcmp(rkm->key, p->job->topic, prefix) != 0)
+            if (rkm->key_len < prefix || memcmp(rkm->key, p->job->topic, prefix) != 0)
                 continue;
+            if (rkm->key_len == prefix) { /* this topic's checkpoint marker */
+                if (rkm->len == MM__MARKER_LEN &&
+                    ((const char *)rkm->payload)[0] == MM__MARKER_TAG) {
+                    apply_held(p);
+                    p->resume = marker_offset(rkm->payload);
+                }
+                continue;
+            }
             mm_str_t user = {(const char *)rkm->key + prefix, rkm->key_len - prefix};
-            if (!rkm->payload)
-                mm_state_forget(p->state, user);
-            else if (mm_state_import(p->state, user, rkm->payload, rkm->len))
-                p->users++;
+            if (!hold(p, user, rkm->payload, rkm->len))
+                snprintf(why, sizeof(why), "out of memory reading %s", changelog);
         }
         rd_kafka_message_destroy(rkm);
     }
@@ -154,10 +218,12 @@ static void restore_batch(mm_engine_t *e, pending_t *jobs, size_t n) {
     }
     for (size_t i = 0; i < n; i++)
         if (!jobs[i].done) {
-            if (atomic_load(&e->restore_stop))
+            if (atomic_load(&e->restore_stop)) {
                 mm_state_destroy(jobs[i].state);
-            else
+                free(jobs[i].held);
+            } else {
                 deliver(e, &jobs[i], t0, *why ? why : "restore ended early");
+            }
         }
 }
 
@@ -173,7 +239,7 @@ static void *restore_main(void *arg) {
         while (e->restore_jobs && n < BATCH_MAX) {
             restore_job_t *job = e->restore_jobs;
             e->restore_jobs = job->next;
-            batch[n++] = (pending_t){.job = job};
+            batch[n++] = (pending_t){.job = job, .resume = -1};
         }
         bool stop = atomic_load(&e->restore_stop);
         pthread_mutex_unlock(&e->restore_lock);

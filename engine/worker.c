@@ -236,7 +236,7 @@ static void start_restore(mm__worker_t *w, mm__task_t *task) {
 
 void mm__worker_restored(mm__worker_t *w, const char *topic, int32_t partition,
                          uint8_t generation, mm_state_t *state, uint64_t users, int64_t ms,
-                         const char *error) {
+                         int64_t resume, const char *error) {
     mm__task_t *t = mm__task_find(w->proc, topic, partition);
     if (!t || t->generation != generation || !t->restoring) {
         mm_state_destroy(state); /* revoked or rewound since */
@@ -255,9 +255,22 @@ void mm__worker_restored(mm__worker_t *w, const char *topic, int32_t partition,
     MM_COUNTER_ADD(c->restored_users, users);
     MM_COUNTER_ADD(c->restore_ms, (uint64_t)ms);
     mm__info(w->engine, "restored %" PRIu64 " users of %s [%" PRId32 "] from the changelog in %"
-             PRId64 " ms", users, topic, partition, ms);
-    if (t->restore_from >= 0)
+             PRId64 " ms%s", users, topic, partition, ms, resume >= 0 ? "" : " (no checkpoint yet)");
+    /* The state is that of the records before the last marker's offset:
+     * start there. A record dropped while restoring (fetched before the
+     * pause took hold) is a real offset to seek back to exactly; the floor
+     * then skips what the marker says was processed. The marker's offset
+     * itself need not be a record (a transaction marker), hence the floor
+     * rather than an exact match there. */
+    t->marked = resume;
+    if (t->restore_from >= 0) {
         seek_to(w, t, t->restore_from);
+        t->floor = resume;
+    } else if (resume >= 0) {
+        seek_to(w, t, resume);
+        t->resume_at = -1; /* nothing was fetched: no stale record to skip */
+        t->floor = resume;
+    }
     pause_partition(w, t, false);
 }
 
@@ -321,6 +334,8 @@ static void handle_record(mm__worker_t *w, rd_kafka_message_t *rkm, bool *keep) 
     if (task->resume_at >= 0 && (rkm->err || rkm->offset != task->resume_at))
         return; /* fetched before a seek: it comes again */
     task->resume_at = -1;
+    if (task->floor >= 0 && !rkm->err && rkm->offset < task->floor)
+        return; /* processed before the restore's checkpoint */
     if (task->restoring) {
         if (!rkm->err && task->restore_from < 0)
             task->restore_from = rkm->offset;
