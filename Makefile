@@ -42,7 +42,7 @@ test: deps-test build build-asan
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) -L unit
 	@cd $(BUILD_SAN) && ctest --output-on-failure -j$(JOBS) -L unit
 	@FUZZ_SECONDS=20 fuzz/run.sh
-	@cd $(BUILD) && { ctest --output-on-failure -L integration; rc=$$?; cat kafka/unavailable 2>/dev/null; exit $$rc; }
+	@cd $(BUILD) && { ctest --output-on-failure -j2 -L integration; rc=$$?; cat kafka/unavailable 2>/dev/null; exit $$rc; }
 	@cd $(BUILD_SAN) && ctest --output-on-failure -L integration-mock \
 	  -R '^integration\.mock\.test_(pipeline|cli|dirty_stream)$$'
 
