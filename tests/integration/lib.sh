@@ -4,7 +4,8 @@
 #
 # The broker a test talks to (MM_TEST_BROKER):
 #   mock      `micromoment broker` (librdkafka's mock cluster), one per test
-#             script; fault-control commands (broker_ctl). The default.
+#             script; fault-control commands (broker_ctl) when the test asks
+#             for them (start_broker --control). The default.
 #   kafka     a real Apache Kafka (tests/kafka/kafka-broker.sh): the one the
 #             ctest fixture started (MM_KAFKA_FIXTURE, an env file with
 #             MM_TEST_BOOTSTRAP and MM_KAFKA_STATE), or the one named by
@@ -87,7 +88,15 @@ check_eq() { # check_eq "what" EXPECTED ACTUAL
   fi
 }
 
+# The development broker warns when a client created a topic nobody declared
+# (a typo, or a test that forgot a --topic): that fails the test, unless the
+# test is about it (ALLOW_UNDECLARED_TOPICS=1).
+ALLOW_UNDECLARED_TOPICS=0
 finish() {
+  if is_mock && [ "$ALLOW_UNDECLARED_TOPICS" = 0 ] && [ -f "$WORK/broker.err" ]; then
+    check "every topic used was declared to the development broker" \
+      bash -c "! grep 'was not declared' '$WORK/broker.err' >&2"
+  fi
   echo "$((CHECKS - FAILS)) passed, $FAILS failed ($MM_TEST_BROKER broker)"
   [ "$FAILS" -eq 0 ]
 }
@@ -202,17 +211,33 @@ create_topics() { # create_topics NAME:PARTS...
   done
 }
 
-# start_broker [--brokers N] [--topic NAME[:PARTITIONS]]...
-# mock: starts `micromoment broker` with these arguments; its stdin is a fifo
-# (fault commands: broker_ctl). kafka/external: uses the real broker (started
-# here when no fixture provides one) and creates the topics (--brokers is the
-# mock's and ignored there). The bootstrap address goes to $BOOTSTRAP.
+# start_broker [--control] [--brokers N] [--topic NAME[:PARTITIONS]]...
+# mock: starts `micromoment broker` with these arguments (only declared topics
+# exist there, as on Kafka with auto-creation off); --control asks it for
+# fault-control commands on a FIFO (broker_ctl; use_topics needs it too), and
+# without it the broker reads nothing. kafka/external: uses the real broker
+# (started here when no fixture provides one) and creates the topics
+# (--control and --brokers are the mock's and ignored there). The bootstrap
+# address goes to $BOOTSTRAP.
+BROKER_CONTROL=0
 start_broker() {
+  local args=()
+  while [ $# -gt 0 ]; do
+    case $1 in
+    --control) BROKER_CONTROL=1; shift ;;
+    *) args+=("$1"); shift ;;
+    esac
+  done
+  set -- "${args[@]}"
   if is_mock; then
-    mkfifo "$WORK/broker.ctl"
-    "$MM_BIN" broker "$@" <"$WORK/broker.ctl" >"$WORK/broker.out" 2>"$WORK/broker.err" &
+    local control=()
+    if [ "$BROKER_CONTROL" = 1 ]; then
+      mkfifo "$WORK/broker.ctl"
+      exec 9<>"$WORK/broker.ctl" # our end stays open; never blocks
+      control=(--control "$WORK/broker.ctl")
+    fi
+    "$MM_BIN" broker "${control[@]}" "$@" >"$WORK/broker.out" 2>"$WORK/broker.err" &
     BROKER_PID=$!
-    exec 9>"$WORK/broker.ctl"   # keep the fifo open for writing
     wait_for 60 test -s "$WORK/broker.out" || { log "the development broker printed no address in 60 s"; cat "$WORK/broker.err" >&2; return 1; }
     BOOTSTRAP=$(head -n1 "$WORK/broker.out")
     log "broker at $BOOTSTRAP (development broker)"
@@ -236,9 +261,11 @@ start_broker() {
 }
 
 # Sends one fault-control command to the development broker and waits for its
-# answer. Only the mock has them: guard the test with require_mock / is_mock.
+# answer. Only the mock has them, and only when the test asked for them
+# (start_broker --control): guard the test with require_mock / is_mock.
 broker_ctl() {
   is_mock || { log "broker_ctl '$*': only the development broker has fault control"; return 1; }
+  [ "$BROKER_CONTROL" = 1 ] || { log "broker_ctl '$*': start_broker --control was not asked for"; return 1; }
   local before
   before=$(wc -l <"$WORK/broker.out")
   echo "$*" >&9
@@ -370,7 +397,8 @@ lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 # ---- fault tests ----------------------------------------------------------------
 
 # Points $T_EVENTS, $T_MOMENTS, $T_DLQ at a fresh set of topics (a second
-# phase of a test) and creates them: NAME_SUFFIX PARTITIONS.
+# phase of a test) and creates them: NAME_SUFFIX PARTITIONS. On the
+# development broker that is a control command: start_broker --control.
 use_topics() { # use_topics SUFFIX PARTITIONS
   T_EVENTS="$RUN_ID.$1.events"
   T_MOMENTS="$RUN_ID.$1.micro-moments"

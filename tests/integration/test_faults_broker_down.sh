@@ -17,7 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 
 [ "$MM_TEST_BROKER" = external ] && require_kafka "a broker outage"
-start_broker --brokers 3 --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
+start_broker --control --brokers 3 --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
 "$MM_BIN" gen --events 6000 --users 500 --seed 23 --keyed >"$WORK/events.tsv"
 offline_pairs "$WORK/events.tsv" >"$WORK/offline.pairs"
 offline=$(lines "$WORK/offline.pairs")

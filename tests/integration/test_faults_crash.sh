@@ -15,7 +15,7 @@
 # around the crash; keyword-driven query moments may not.
 source "$(dirname "$0")/lib.sh"
 
-start_broker --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
+start_broker --control --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
 "$MM_BIN" gen --events 5000 --users 500 --seed 21 --keyed >"$WORK/events.tsv"
 expected_query_moments "$WORK/events.tsv" >"$WORK/expected.ids"
 offline=$(cut -f2- "$WORK/events.tsv" | "$MM_BIN" classify 2>/dev/null | wc -l)

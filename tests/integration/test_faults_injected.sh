@@ -16,7 +16,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_mock "injecting Produce, OffsetCommit, AddPartitionsToTxn and EndTxn errors"
-start_broker --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
+start_broker --control --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_DLQ:1"
 "$MM_BIN" gen --events 5000 --users 500 --seed 24 --keyed >"$WORK/events.tsv"
 expected_query_moments "$WORK/events.tsv" >"$WORK/expected.ids"
 offline_pairs "$WORK/events.tsv" >"$WORK/offline.pairs"
