@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "output_schema.h"
 #include "run.h"
 
 /* -------------------------------------------------------------------- CLI */
@@ -115,7 +116,13 @@ int mm_cmd_run(int argc, char **argv) {
         static const mm_log_level_t levels[] = {MM_LOG_ERROR, MM_LOG_WARN, MM_LOG_INFO,
                                                 MM_LOG_DEBUG};
         mm_log_setup("micromoment", levels[cfg.log_level], (mm_log_format_t)cfg.log_format);
-        code = mm_run(&cfg, NULL);
+        char errstr[1024];
+        if (!mm_output_schema_register(&cfg, errstr, sizeof(errstr))) {
+            mm_log_error("mm.output.schema.id: %s", errstr);
+            code = 1;
+        } else {
+            code = mm_run(&cfg, NULL);
+        }
     }
     mm_config_destroy(&cfg);
     return code;

@@ -5,12 +5,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "metrics.h"
 
 typedef enum {
     MM_CT_STR,  /* char[] of the field's size */
@@ -113,11 +117,22 @@ static const mm_conf_key_t conf_keys[] = {
     {"mm.output.format", MM_CT_ENUM, F(engine.output_format), 0, 0, "json|avro", "json",
      "Output encoding; avro is Confluent-framed with mm.output.schema.id."},
     {"mm.output.schema.id", MM_CT_I64, F(engine.output_schema_id), -1, 2147483647, NULL, "-1",
-     "Schema id written in Avro output; required when mm.output.format=avro."},
+     "Schema id written in Avro output. -1 with mm.output.format=avro: the moment "
+     "schema is registered at start as subject <mm.output.topic>-value at "
+     "mm.schema.registry.url, which is then required."},
     {"mm.schema.files", MM_CT_STR, F(engine.schema_files), 0, 0, NULL, "",
      "Avro writer schemas by id, ID=PATH[,ID=PATH]; read at start."},
     {"mm.schema.registry.url", MM_CT_STR, F(engine.registry_url), 0, 0, NULL, "",
      "Schema Registry base URL for ids not in mm.schema.files."},
+    {"mm.schema.registry.basic.auth.credentials.source", MM_CT_ENUM,
+     F(registry_auth_source), 0, 0, "URL|USER_INFO", "URL",
+     "Registry basic auth: URL takes user:password from the URL's user info "
+     "(http://user:password@host:8081), USER_INFO from "
+     "mm.schema.registry.basic.auth.user.info. Neither is ever printed or logged."},
+    {"mm.schema.registry.basic.auth.user.info", MM_CT_STR, F(engine.registry_user_info), 0,
+     0, NULL, "", "user:password for the registry, with credentials.source=USER_INFO."},
+    {"mm.schema.registry.ssl.ca.location", MM_CT_STR, F(engine.registry_ca_file), 0, 0, NULL,
+     "", "CA certificates (PEM file) to verify an https:// registry; empty: the system's."},
     {"mm.schema.registry.timeout.ms", MM_CT_I64, F(engine.registry_timeout_ms), 100, 60000,
      NULL, "5000", "One registry request, connect included."},
     {"mm.schema.registry.retry.ms", MM_CT_I64, F(engine.registry_retry_ms), 100, 600000, NULL,
@@ -327,6 +342,11 @@ bool mm_config_init(mm_config_t *cfg) {
     mm_state_conf_defaults(&cfg->engine.state);
     mm_decode_limits_defaults(&cfg->engine.limits);
     char errstr[512];
+    /* The group `run` joins unless told (-g): set here, not where the consumer
+     * is made, so that --print-config and the transactional id see it. */
+    if (rd_kafka_conf_set(cfg->kafka, "group.id", "micromoment", errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK)
+        return false;
     for (size_t i = 0; i < N_KEYS; i++) {
         /* The table's defaults win over the modules' own, so that the help
          * text and the behaviour cannot disagree. */
@@ -355,18 +375,79 @@ static char *trim(char *s) {
     return s;
 }
 
+/* Reads @p path whole into a malloc'ed NUL-terminated buffer, refusing what
+ * is not a file of KEY=VALUE lines: a directory, more than
+ * MM_CONFIG_FILE_MAX bytes (so -c /dev/zero ends), or a NUL byte. */
+static char *read_config_file(const char *path, size_t *len_out, char *errstr,
+                              size_t errstr_size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(errstr, errstr_size, "%s: is a directory, not a configuration file", path);
+        goto fail;
+    }
+    if (!(buf = malloc(MM_CONFIG_FILE_MAX + 1))) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        goto fail;
+    }
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, MM_CONFIG_FILE_MAX + 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+        if (len > MM_CONFIG_FILE_MAX) {
+            snprintf(errstr, errstr_size, "%s: larger than %u bytes: not a configuration file",
+                     path, MM_CONFIG_FILE_MAX);
+            goto fail;
+        }
+    }
+    const char *nul = memchr(buf, '\0', len);
+    if (nul) {
+        int line = 1;
+        for (const char *c = buf; c < nul; c++)
+            line += *c == '\n';
+        snprintf(errstr, errstr_size, "%s:%d: a NUL byte: not a text file", path, line);
+        goto fail;
+    }
+    buf[len] = '\0';
+    close(fd);
+    *len_out = len;
+    return buf;
+fail:
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
 mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path, char *errstr,
                                   size_t errstr_size) {
     snprintf(cfg->config_file, sizeof(cfg->config_file), "%s", path);
-    FILE *fp = fopen(path, "r");
-    if (!fp) {
-        snprintf(errstr, errstr_size, "%s: %s", path, strerror(errno));
+    size_t len = 0;
+    char *text = read_config_file(path, &len, errstr, errstr_size);
+    if (!text)
         return MM_CONF_INVALID;
-    }
-    char line[4096];
-    int lineno = 0;
+    /* Errors name the file, the line and the key, never a line's text: the
+     * file may not be what the user thought (-c /etc/shadow). */
     mm_conf_res_t res = MM_CONF_OK;
-    while (res == MM_CONF_OK && fgets(line, sizeof(line), fp)) {
+    int lineno = 0;
+    char *save = NULL;
+    for (char *line = text; res == MM_CONF_OK && line && *line; line = save) {
+        char *nl = strchr(line, '\n');
+        save = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
         lineno++;
         char *s = trim(line);
         if (!*s || *s == '#')
@@ -383,7 +464,7 @@ mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path, char *errs
         if (res != MM_CONF_OK)
             snprintf(errstr, errstr_size, "%s:%d: %s", path, lineno, inner);
     }
-    fclose(fp);
+    free(text);
     return res;
 }
 
@@ -501,6 +582,81 @@ static mm_conf_res_t align_transaction_timeout(mm_config_t *cfg, char *errstr,
     return MM_CONF_OK;
 }
 
+/* The registry's credentials come from one place, the one
+ * basic.auth.credentials.source names. */
+static mm_conf_res_t finish_registry(const mm_config_t *cfg, char *errstr,
+                                     size_t errstr_size) {
+    const char *url = cfg->engine.registry_url;
+    if (*url && !mm_registry_url_check(url, errstr, errstr_size))
+        return MM_CONF_INVALID;
+    char masked[sizeof(cfg->engine.registry_url) + 16];
+    bool url_has_user = strcmp(mm_url_mask(url, masked, sizeof(masked)), url) != 0;
+    if (cfg->registry_auth_source == MM_REGISTRY_AUTH_USER_INFO) {
+        if (!strchr(cfg->engine.registry_user_info, ':')) {
+            snprintf(errstr, errstr_size,
+                     "mm.schema.registry.basic.auth.user.info: must be user:password "
+                     "with mm.schema.registry.basic.auth.credentials.source=USER_INFO");
+            return MM_CONF_INVALID;
+        }
+        if (url_has_user) {
+            snprintf(errstr, errstr_size,
+                     "mm.schema.registry.url: has user info, but "
+                     "mm.schema.registry.basic.auth.credentials.source=USER_INFO takes "
+                     "the credentials from mm.schema.registry.basic.auth.user.info");
+            return MM_CONF_INVALID;
+        }
+    } else if (*cfg->engine.registry_user_info) {
+        snprintf(errstr, errstr_size,
+                 "mm.schema.registry.basic.auth.user.info: used only with "
+                 "mm.schema.registry.basic.auth.credentials.source=USER_INFO");
+        return MM_CONF_INVALID;
+    }
+    return MM_CONF_OK;
+}
+
+/* A path that must name a readable thing of one kind: @p want_dir or a
+ * regular file. The message names the key, never the file's content. */
+static mm_conf_res_t check_path(const char *key, const char *path, bool want_dir,
+                                char *errstr, size_t errstr_size) {
+    struct stat st;
+    if (stat(path, &st) != 0 || access(path, R_OK) != 0) {
+        snprintf(errstr, errstr_size, "%s: '%s': %s", key, path, strerror(errno));
+        return MM_CONF_INVALID;
+    }
+    if (want_dir ? !S_ISDIR(st.st_mode) : S_ISDIR(st.st_mode)) {
+        snprintf(errstr, errstr_size, "%s: '%s' is %s", key, path,
+                 want_dir ? "not a directory" : "a directory, not a file");
+        return MM_CONF_INVALID;
+    }
+    return MM_CONF_OK;
+}
+
+/* What can be known wrong before starting: an address that is not one, a
+ * URL we cannot use, a path to nothing. These exit 2 like any bad key. */
+static mm_conf_res_t finish_files_and_addresses(const mm_config_t *cfg, char *errstr,
+                                                size_t errstr_size) {
+    char host[256];
+    uint16_t port;
+    if (!mm_metrics_parse_listen(*cfg->metrics_listen ? cfg->metrics_listen
+                                                      : MM_METRICS_LISTEN_DEFAULT,
+                                 host, sizeof(host), &port, errstr, errstr_size))
+        return MM_CONF_INVALID;
+    if (finish_registry(cfg, errstr, errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
+    if (*cfg->engine.registry_ca_file &&
+        check_path("mm.schema.registry.ssl.ca.location", cfg->engine.registry_ca_file, false,
+                   errstr, errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
+    if (*cfg->lexicon_dir &&
+        check_path("mm.lexicon.dir", cfg->lexicon_dir, true, errstr, errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
+    if (*cfg->engine.reader_schema_path &&
+        check_path("mm.schema.reader.path", cfg->engine.reader_schema_path, false, errstr,
+                   errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
+    return MM_CONF_OK;
+}
+
 mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_size) {
     char value[512];
     size_t size = sizeof(value);
@@ -533,9 +689,11 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
         return MM_CONF_INVALID;
     }
-    if (cfg->engine.output_format == MM_OUTPUT_AVRO && cfg->engine.output_schema_id < 0) {
+    if (cfg->engine.output_format == MM_OUTPUT_AVRO && cfg->engine.output_schema_id < 0 &&
+        !*cfg->engine.registry_url) {
         snprintf(errstr, errstr_size,
-                 "mm.output.schema.id: required when mm.output.format=avro");
+                 "mm.output.schema.id: required when mm.output.format=avro without "
+                 "mm.schema.registry.url (where the schema would be registered)");
         return MM_CONF_INVALID;
     }
     if (cfg->engine.delivery == MM_DELIVERY_EXACTLY_ONCE &&
@@ -553,6 +711,8 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         p += len;
         p += *p == ',';
     }
+    if (finish_files_and_addresses(cfg, errstr, errstr_size) != MM_CONF_OK)
+        return MM_CONF_INVALID;
     return align_record_bounds(cfg, errstr, errstr_size);
 }
 
@@ -565,15 +725,23 @@ mm_conf_res_t mm_config_input_partitions(const mm_config_t *cfg,
 }
 
 static bool key_is_secret(const char *name) {
-    return strstr(name, "password") || strstr(name, "secret") ||
+    return strstr(name, "password") || strstr(name, "secret") || strstr(name, "user.info") ||
            strstr(name, "sasl.oauthbearer.config") || strstr(name, ".key.pem") ||
            strstr(name, "ssl.key");
 }
 
+/* A value as printed: secrets masked, user info in URLs masked. */
+static const char *shown(const char *key, const char *value, char *buf, size_t size) {
+    if (key_is_secret(key) && *value)
+        return "[masked]";
+    return mm_url_mask(value, buf, size);
+}
+
 static void print_value(const mm_config_t *cfg, const mm_conf_key_t *k, FILE *out) {
     const char *field = (const char *)cfg + k->offset;
+    char buf[4200];
     switch (k->type) {
-    case MM_CT_STR: fprintf(out, "%s", field); break;
+    case MM_CT_STR: fprintf(out, "%s", shown(k->name, field, buf, sizeof(buf))); break;
     case MM_CT_ENUM: fprintf(out, "%s", mm_config_enum_name(k->name, *(const int *)field)); break;
     case MM_CT_I64: fprintf(out, "%" PRId64, *(const int64_t *)field); break;
     case MM_CT_U32: fprintf(out, "%" PRIu32, *(const uint32_t *)field); break;
@@ -599,8 +767,12 @@ void mm_config_print(const mm_config_t *cfg, FILE *out) {
         bool same = rd_kafka_conf_get(def, kv[i], dv, &dsize) == RD_KAFKA_CONF_OK &&
                     strcmp(dv, kv[i + 1]) == 0;
         rd_kafka_conf_destroy(def);
+        /* librdkafka's canonical name is the alias everyone knows less. */
+        const char *name =
+            strcmp(kv[i], "metadata.broker.list") == 0 ? "bootstrap.servers" : kv[i];
+        char buf[4200];
         if (!same)
-            fprintf(out, "%s=%s\n", kv[i], key_is_secret(kv[i]) ? "[masked]" : kv[i + 1]);
+            fprintf(out, "%s=%s\n", name, shown(kv[i], kv[i + 1], buf, sizeof(buf)));
     }
     rd_kafka_conf_dump_free(kv, cnt);
 }

@@ -15,10 +15,15 @@
 #include "../consumer/consumer.h"
 #include "../engine/engine.h"
 
+/* Where the registry's basic-auth credentials come from (the Confluent
+ * clients' basic.auth.credentials.source). */
+typedef enum { MM_REGISTRY_AUTH_URL, MM_REGISTRY_AUTH_USER_INFO } mm_registry_auth_source_t;
+
 typedef struct mm_config_s {
     mm_engine_conf_t engine; /* what the stream engine reads */
     char lexicon_dir[1024];
     char metrics_listen[256];
+    int registry_auth_source; /* mm_registry_auth_source_t: checked here only */
     int log_level;     /* index into the level names */
     int log_format;    /* mm_log_format_t */
     mm_rules_conf_t rules;
@@ -48,9 +53,15 @@ void mm_config_destroy(mm_config_t *cfg);
 mm_conf_res_t mm_config_set(mm_config_t *cfg, const char *key, const char *value,
                             char *errstr, size_t errstr_size);
 
+/** Largest configuration file read (-c): a bound, so -c /dev/zero ends. */
+#define MM_CONFIG_FILE_MAX (1u << 20)
+
 /**
  * @brief Read KEY=VALUE lines from @p path ('#' comments, blank lines) and
- * set each. @returns MM_CONF_OK or the first failure, naming file and line.
+ * set each. @returns MM_CONF_OK or the first failure, naming file and line
+ * (never quoting the line: a file given by mistake may hold secrets). A
+ * directory, a file over MM_CONFIG_FILE_MAX bytes or with a NUL byte is
+ * refused.
  */
 mm_conf_res_t mm_config_load_file(mm_config_t *cfg, const char *path,
                                   char *errstr, size_t errstr_size);

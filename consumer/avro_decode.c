@@ -243,10 +243,7 @@ mm_avro_decoder_t *mm_avro_decoder_new(const mm_avro_conf_t *conf, char *errstr,
     if (has_files && parse_schema_files(dec, conf->schema_files, errstr, errstr_size) != 0)
         goto fail;
     if (has_registry &&
-        !(dec->registry = mm__registry_new(conf->registry_url,
-                                           conf->registry_timeout_ms > 0
-                                               ? conf->registry_timeout_ms : 5000,
-                                           errstr, errstr_size)))
+        !(dec->registry = mm__registry_new(conf, errstr, errstr_size)))
         goto fail;
     dec->cap_entries = dec->n_entries + cache_max; /* never more than allocated */
     return dec;

@@ -2,9 +2,13 @@
  * Private seam of the Avro decoder, not included outside consumer/:
  *   avro_decode.c    wire format, schema plans, the cache, decoding
  *   avro_registry.c  the Schema Registry's REST API over libcurl
+ *   avro_register.c  registering a schema at start-up
+ *   url.c            user info in URLs (masking, taking it out)
  */
 #ifndef MM_AVRO_INT_H
 #define MM_AVRO_INT_H
+
+#include <curl/curl.h>
 
 #include "consumer.h"
 
@@ -15,9 +19,26 @@ typedef struct mm__registry_s mm__registry_t;
 /** Largest schema text accepted from a registry or a file. */
 #define MM__AVRO_SCHEMA_MAX (1u << 20)
 
-mm__registry_t *mm__registry_new(const char *url, int timeout_ms, char *errstr,
+/** @brief Where @p url's user info is (url.c): bytes [start, start + len),
+ * without the '@'. @returns false when it has none. */
+bool mm__url_userinfo(const char *url, size_t *start, size_t *len);
+
+/**
+ * @brief A client of conf->registry_url: the URL's user info, if any, is
+ * taken out of it (requests and messages use the rest) and, with
+ * conf->registry_user_info, becomes HTTP basic auth.
+ * @returns NULL with why in errstr (the URL masked).
+ */
+mm__registry_t *mm__registry_new(const mm_avro_conf_t *conf, char *errstr,
                                  size_t errstr_size);
 void mm__registry_destroy(mm__registry_t *reg);
+
+/**
+ * @brief Apply the connection's options to a curl easy handle: timeouts,
+ * protocols (http, https only), the CA bundle, basic auth, no signals.
+ * Every request to the registry, synchronous or not, is set up by this.
+ */
+void mm__registry_setopt(const mm__registry_t *reg, CURL *curl);
 
 /** @brief Start GET {url}/schemas/ids/{id} in the background. @returns false
  * (why in errstr) when it cannot even be started. */
@@ -38,6 +59,17 @@ bool mm__registry_busy(const mm__registry_t *reg, uint32_t *id);
  */
 bool mm__registry_poll(mm__registry_t *reg, int wait_ms, mm_err_t *result, char **json,
                        size_t *json_len, char *errstr, size_t errstr_size);
+
+/**
+ * @brief POST @p body (application/vnd.schemaregistry.v1+json) to
+ * {url}{path} and wait for the answer (start-up only; no request may be
+ * under way on @p reg). @returns MM_ERR_OK when an answer came, with its
+ * status in *status and its body (valid until the next request on @p reg)
+ * in *answer, *answer_len; MM_ERR_IO with why in errstr otherwise.
+ */
+mm_err_t mm__registry_post(mm__registry_t *reg, const char *path, const char *body,
+                           size_t body_len, long *status, const char **answer,
+                           size_t *answer_len, char *errstr, size_t errstr_size);
 
 /* ------------------------------------------------- schemas (avro_schema.c) */
 

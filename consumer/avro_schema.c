@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "avro_int.h"
+#include "json_int.h"
 
 /* Mirror of schemas/event.avsc (docs dropped); a unit test checks that the
  * two parse to equal schemas. */
@@ -184,11 +185,35 @@ done:
     return buf;
 }
 
+/*
+ * A schema file may be the wrong file (mm.schema.files=17=/etc/shadow): its
+ * errors name the file and a position, never its text. JSON syntax is
+ * checked here first, for the line and column; Avro C's own messages quote
+ * the text after their first ": " ("invalid token near 'root'", "Unknown
+ * Avro type: x"), so only what comes before is kept.
+ */
 avro_schema_t mm__avro_parse_schema(const char *json, size_t len, const char *what,
                                   char *errstr, size_t errstr_size) {
+    mm_json_parser_t jp = {.p = (const unsigned char *)json, .len = len, .max_depth = 128};
+    mm_json_value_t v;
+    mm_err_t err = mm__json_read_value(&jp, 1, &v);
+    if (err == MM_ERR_OK)
+        err = mm__json_expect_end(&jp);
+    if (err == MM_ERR_BAD_JSON || err == MM_ERR_BAD_UTF8) {
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < jp.pos && i < len; i++, col++)
+            if (json[i] == '\n')
+                line++, col = 0;
+        snprintf(errstr, errstr_size, "%s: not an Avro schema: not JSON (line %zu, column %zu)",
+                 what, line, col);
+        return NULL;
+    }
     avro_schema_t s = NULL;
     if (avro_schema_from_json_length(json, len, &s) != 0 || !s) {
-        snprintf(errstr, errstr_size, "%s: not an Avro schema: %s", what, avro_strerror());
+        const char *msg = avro_strerror();
+        const char *colon = strstr(msg, ": ");
+        snprintf(errstr, errstr_size, "%s: not an Avro schema: %.*s", what,
+                 (int)(colon ? (size_t)(colon - msg) : strlen(msg)), msg);
         return NULL;
     }
     return s;

@@ -113,6 +113,10 @@ typedef struct mm_avro_conf_s {
     int registry_negative_ttl_ms; /* an id the registry lacks is asked again after */
     size_t cache_max;         /* registry schemas kept (LRU); file ones always */
     const char *reader_schema_path; /* NULL: the built-in schemas/event.avsc */
+    /* Basic auth "user:password" (NULL: the URL's user info, if any) and a
+     * PEM CA bundle for an https registry (NULL: the system's). */
+    const char *registry_user_info;
+    const char *registry_ca_file;
 } mm_avro_conf_t;
 
 /** @brief Defaults: timeout 5000, retry 1000, negative ttl 60000, cache 256. */
@@ -182,5 +186,28 @@ void mm_avro_decoder_wait(mm_avro_decoder_t *dec, int timeout_ms);
 
 /** @brief The built-in reader schema (schemas/event.avsc), JSON text. */
 const char *mm_avro_event_schema(void);
+
+/**
+ * @brief Register a schema under @p subject at the registry of @p conf:
+ * POST /subjects/{subject}/versions with @p body ({"schema": "..."}, built
+ * by the caller). Registering a schema the subject already has returns its
+ * id. Synchronous, at most conf->registry_timeout_ms; for start-up.
+ * @returns MM_ERR_OK with the id in *id, else MM_ERR_IO with why in errstr
+ *          (the URL in it masked).
+ */
+mm_err_t mm_avro_register_schema(const mm_avro_conf_t *conf, const char *subject,
+                                 const char *body, size_t body_len, int32_t *id,
+                                 char *errstr, size_t errstr_size);
+
+/**
+ * @brief @p url with its user info ("user:secret@") replaced by "[masked]@",
+ * into @p out (truncated to out_size). Every message or printout that shows
+ * a URL which may carry credentials goes through this. @returns out.
+ */
+const char *mm_url_mask(const char *url, char *out, size_t out_size);
+
+/** @brief False, with why in errstr, unless @p url is an http:// or
+ * https:// URL (a Schema Registry's). */
+bool mm_registry_url_check(const char *url, char *errstr, size_t errstr_size);
 
 #endif

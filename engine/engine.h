@@ -93,6 +93,8 @@ typedef struct mm_engine_conf_s {
     /* Avro input */
     char schema_files[4096];
     char registry_url[1024];
+    char registry_user_info[512]; /* basic auth user:password; "": the URL's */
+    char registry_ca_file[1024];  /* PEM CA bundle for https; "": the system's */
     char reader_schema_path[1024];
     int64_t registry_timeout_ms;
     int64_t registry_retry_ms;
@@ -110,6 +112,11 @@ typedef struct mm_engine_conf_s {
     mm_decode_limits_t limits;
     bool exit_on_eof;
 } mm_engine_conf_t;
+
+/** @brief The Avro decoder's settings (schema files, registry, cache) from
+ * @p conf; pointers borrow from it. For the engine's decoders and for
+ * registering the output schema at start. */
+void mm_engine_avro_conf(const mm_engine_conf_t *conf, mm_avro_conf_t *ac);
 
 /**
  * @brief Parse mm.input.topics: TOPIC[,TOPIC] (the group assigns; *out =

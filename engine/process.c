@@ -118,14 +118,7 @@ mm__proc_t *mm__proc_new(const mm_engine_conf_t *conf, const mm_rules_t *rules,
         goto nomem;
     if (conf->input_format != MM_INPUT_JSON) {
         mm_avro_conf_t ac;
-        mm_avro_conf_defaults(&ac);
-        ac.schema_files = *conf->schema_files ? conf->schema_files : NULL;
-        ac.registry_url = *conf->registry_url ? conf->registry_url : NULL;
-        ac.reader_schema_path = *conf->reader_schema_path ? conf->reader_schema_path : NULL;
-        ac.registry_timeout_ms = (int)conf->registry_timeout_ms;
-        ac.registry_retry_ms = (int)conf->registry_retry_ms;
-        ac.registry_negative_ttl_ms = (int)conf->registry_negative_ttl_ms;
-        ac.cache_max = (size_t)conf->schema_cache_max;
+        mm_engine_avro_conf(conf, &ac);
         proc->avro = mm_avro_decoder_new(&ac, errstr, errstr_size);
         if (!proc->avro)
             goto fail;
@@ -136,6 +129,19 @@ nomem:
 fail:
     mm__proc_destroy(proc);
     return NULL;
+}
+
+void mm_engine_avro_conf(const mm_engine_conf_t *conf, mm_avro_conf_t *ac) {
+    mm_avro_conf_defaults(ac);
+    ac->schema_files = *conf->schema_files ? conf->schema_files : NULL;
+    ac->registry_url = *conf->registry_url ? conf->registry_url : NULL;
+    ac->registry_user_info = *conf->registry_user_info ? conf->registry_user_info : NULL;
+    ac->registry_ca_file = *conf->registry_ca_file ? conf->registry_ca_file : NULL;
+    ac->reader_schema_path = *conf->reader_schema_path ? conf->reader_schema_path : NULL;
+    ac->registry_timeout_ms = (int)conf->registry_timeout_ms;
+    ac->registry_retry_ms = (int)conf->registry_retry_ms;
+    ac->registry_negative_ttl_ms = (int)conf->registry_negative_ttl_ms;
+    ac->cache_max = (size_t)conf->schema_cache_max;
 }
 
 void mm__proc_destroy(mm__proc_t *proc) {

@@ -34,7 +34,45 @@ expect_usage_error "bad gen flag" "--events" gen --events -5
 printf 'mm.output.topic=x\nthis line is wrong\n' >"$WORK/bad.conf"
 expect_usage_error "bad config file line" "bad.conf:2" run -c "$WORK/bad.conf"
 
+# Known-bad values are configuration errors (2), found before anything starts.
+expect_usage_error "a metrics address that is not HOST:PORT" "mm.metrics.listen" run \
+  -b 127.0.0.1:1 -X mm.metrics.listen=nonsense
+expect_usage_error "a registry URL that is not http(s)" "mm.schema.registry.url" run \
+  -b 127.0.0.1:1 -X mm.schema.registry.url=file:///etc/passwd
+expect_usage_error "a lexicon folder that is a file" "mm.lexicon.dir" run \
+  -b 127.0.0.1:1 -X mm.lexicon.dir=/etc/passwd
+expect_usage_error "a directory as configuration file" "is a directory" run -c "$WORK"
+code=0
+timeout 20 "$MM_BIN" run -c /dev/zero --print-config >/dev/null 2>"$WORK/err" || code=$?
+check_eq "-c /dev/zero ends with exit 2 (a bounded read)" 2 "$code"
+check "-c /dev/zero says why" grep -q "larger than" "$WORK/err"
+{ printf '# %05000d\n' 0; echo 'mm.output.topic=x'; echo 'this line is wrong'; } >"$WORK/long.conf"
+expect_usage_error "a bad line after a 5 KB line has its own number" "long.conf:3:" run \
+  -c "$WORK/long.conf"
+# A file given by mistake is never quoted (here a shadow-like line).
+echo 'hunter2:$6$saltandhash:19000:0:99999:7:::' >"$WORK/shadow"
+timeout 30 "$MM_BIN" run -b 127.0.0.1:1 -X mm.schema.files=17="$WORK/shadow" \
+  -X mm.metrics.listen=127.0.0.1:0 --exit-on-eof >/dev/null 2>"$WORK/err" || true
+check "a schema file that is not one is named" grep -q "shadow: not an Avro schema" "$WORK/err"
+check "and not quoted" bash -c "! grep -q hunter '$WORK/err'"
+code=0
+"$MM_BIN" run -c "$WORK/shadow" >/dev/null 2>"$WORK/err" || code=$?
+check_eq "the same file as -c exits 2" 2 "$code"
+check "and is not quoted either" bash -c "grep -q 'shadow:1:' '$WORK/err' && ! grep -q hunter '$WORK/err'"
+
+# What --print-config shows: the names operators know, the group in force.
+"$MM_BIN" run -b 127.0.0.1:1 --print-config >"$WORK/conf" 2>&1
+check "print-config shows bootstrap.servers" grep -qx 'bootstrap.servers=127.0.0.1:1' "$WORK/conf"
+check "print-config shows the default group.id" grep -qx 'group.id=micromoment' "$WORK/conf"
+"$MM_BIN" run -b 127.0.0.1:1 -g g7 --print-config >"$WORK/conf" 2>&1
+check "print-config shows -g" grep -qx 'group.id=g7' "$WORK/conf"
+
 # Secrets never printed.
+"$MM_BIN" run -b 127.0.0.1:1 -X mm.schema.registry.url=http://user:regsecret@127.0.0.1:1 \
+  --print-config >"$WORK/conf" 2>&1
+check "print-config masks a registry URL's user info" \
+  grep -qx 'mm.schema.registry.url=http://\[masked\]@127.0.0.1:1' "$WORK/conf"
+check "print-config hides the registry password" bash -c "! grep -q regsecret '$WORK/conf'"
 "$MM_BIN" run -b 127.0.0.1:1 -X sasl.password=hunter2 --print-config >"$WORK/conf" 2>&1
 check "print-config masks secrets" grep -q 'sasl.password=\[masked\]' "$WORK/conf"
 check "print-config hides the secret" bash -c "! grep -q hunter2 '$WORK/conf'"
