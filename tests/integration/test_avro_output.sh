@@ -10,6 +10,12 @@
 #      writer schema versions decode into the moments offline `classify`
 #      gives; an id the registry lacks (404) is a dead letter unknown_schema;
 #      schemas are fetched once and cached, not once per record.
+#   3. A registry that is down (its URL with user info): records wait, the
+#      log says so without the credentials, which reach the registry as
+#      basic auth once it is up.
+#   4. mm.output.format=avro without an id, over HTTPS with a CA file: the
+#      moment schema is registered at start as <topic>-value and the
+#      moments carry the id the registry answered.
 source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 AF="$HERE/avro_frame.py"
@@ -22,6 +28,7 @@ T_REG_DLQ="$RUN_ID.micro-moments.registry.dlq"
 T_OUT_EVENTS="$RUN_ID.events.outage"
 T_OUT_MOMENTS="$RUN_ID.micro-moments.outage"
 T_OUT_DLQ="$RUN_ID.micro-moments.outage.dlq"
+T_AVRO_REG="$RUN_ID.micro-moments.avro-registered"
 COMMON=(-X session.timeout.ms=6000 -X mm.metrics.listen=127.0.0.1:0 --exit-on-eof)
 # Runs are bounded like lib.sh's run_to_end (SIGKILL after 90 s: exit 137),
 # on this test's own topics.
@@ -35,7 +42,8 @@ KFMT=$(python3 "$AF" const KCAT_FORMAT)
 
 start_broker --topic "$T_EVENTS:4" --topic "$T_MOMENTS:4" --topic "$T_AVRO:4" --topic "$T_DLQ:1" \
   --topic "$T_REG_EVENTS:4" --topic "$T_REG_MOMENTS:4" --topic "$T_REG_DLQ:1" \
-  --topic "$T_OUT_EVENTS:2" --topic "$T_OUT_MOMENTS:2" --topic "$T_OUT_DLQ:1"
+  --topic "$T_OUT_EVENTS:2" --topic "$T_OUT_MOMENTS:2" --topic "$T_OUT_DLQ:1" \
+  --topic "$T_AVRO_REG:4"
 
 # ---- 1. Avro output == JSON output --------------------------------------------
 "$MM_BIN" gen --events 3000 --users 200 --seed 42 --keyed >"$WORK/gen.tsv"
@@ -151,9 +159,21 @@ v1, v2 = af.event_schemas(open(sys.argv[2]).read())
 schemas = {17: json.dumps(v1), 18: json.dumps(v2)}
 log = open(sys.argv[4], "a", buffering=1)
 
+auth = open(sys.argv[4] + ".auth", "a", buffering=1)
+
 class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):  # registering a schema: remembered, answered id 99
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(sys.argv[4] + ".post", "ab") as f:
+            f.write(self.path.encode() + b"\t" + body + b"\n")
+        data = b'{"id":99}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
     def do_GET(self):
         log.write(self.path + "\n")
+        auth.write(self.headers.get("Authorization", "-") + "\n")
         parts = self.path.split("/")
         sid = int(parts[3]) if len(parts) == 4 and parts[1:3] == ["schemas", "ids"] and parts[3].isdigit() else None
         if sid in schemas:
@@ -170,13 +190,18 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[5])), H)
+if len(sys.argv) > 6:  # HTTPS: CERT KEY
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[6], sys.argv[7])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(sys.argv[3] + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os
 os.rename(sys.argv[3] + ".tmp", sys.argv[3])
 srv.serve_forever()
 PY
-start_registry() { # start_registry PORTFILE LOG PORT
+start_registry() { # start_registry PORTFILE LOG PORT [CERT KEY]
   python3 "$WORK/registry.py" "$HERE" "$MM_SOURCE_DIR/schemas/event.avsc" "$@" &
   wait_for 10 test -s "$1" || { echo "registry did not start" >&2; exit 1; }
 }
@@ -282,7 +307,7 @@ head -n 300 "$WORK/reg-gen.tsv" | cut -f2- | "$MM_BIN" classify 2>/dev/null |
   sort >"$WORK/out-offline"
 produce_binary "$T_OUT_EVENTS" "$WORK/out-input.bin"
 "$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-outage" -i "$T_OUT_EVENTS" -o "$T_OUT_MOMENTS" \
-  -X mm.dlq.topic="$T_OUT_DLQ" -X mm.schema.registry.url="http://127.0.0.1:$OUT_PORT" \
+  -X mm.dlq.topic="$T_OUT_DLQ" -X mm.schema.registry.url="http://mmuser:outage%40secret@127.0.0.1:$OUT_PORT" \
   -X mm.schema.registry.retry.ms=300 -X mm.schema.registry.timeout.ms=1000 \
   "${COMMON[@]}" 2>"$WORK/run-outage.err" &
 OUT_PID=$!
@@ -304,6 +329,56 @@ consume_all "$T_OUT_MOMENTS" -f '%s\n' |
 check "registry back: moments" test "$(wc -l <"$WORK/out-online")" -gt 50
 check_eq "registry back: online moments equal offline classify" "$(md5sum <"$WORK/out-offline")" "$(md5sum <"$WORK/out-online")"
 check_eq "registry back: still no dead letters" 0 "$(topic_count "$T_OUT_DLQ")"
+check "registry down: the log never shows the URL's credentials" \
+  bash -c "! grep -Eq 'outage(@|%40)secret|mmuser' '$WORK/run-outage.err'"
+check "registry down: the log names the registry" grep -q 'registry request http://127.0.0.1' "$WORK/run-outage.err"
+# base64("mmuser:outage@secret")
+check_eq "registry back: the credentials arrive as basic auth" "Basic bW11c2VyOm91dGFnZUBzZWNyZXQ=" \
+  "$(sort -u "$WORK/outage.log.auth")"
+
+# ---- 4. Output schema registered at start, over HTTPS ----------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout "$WORK/reg.key" -out "$WORK/reg.pem" 2>"$WORK/openssl.err" ||
+  { cat "$WORK/openssl.err" >&2; exit 1; }
+start_registry "$WORK/tls.port" "$WORK/tls.log" 0 "$WORK/reg.pem" "$WORK/reg.key"
+TLS_URL="https://localhost:$(cat "$WORK/tls.port")"
+rc=0
+run_bounded -b "$BOOTSTRAP" -g "$RUN_ID-noca" -i "$T_EVENTS" -o "$T_AVRO_REG" -X mm.dlq.topic="$T_DLQ" \
+  -X mm.output.format=avro -X mm.schema.registry.url="$TLS_URL" "${COMMON[@]}" 2>"$WORK/run-noca.err" || rc=$?
+check_eq "https registry whose CA is not given: exit 1 at start" 1 "$rc"
+check "and the log says registering failed" grep -q 'mm.output.schema.id: .*registry request' "$WORK/run-noca.err"
+rc=0
+run_bounded -b "$BOOTSTRAP" -g "$RUN_ID-reg" -i "$T_EVENTS" -o "$T_AVRO_REG" -X mm.dlq.topic="$T_DLQ" \
+  -X mm.output.format=avro -X mm.schema.registry.url="$TLS_URL" \
+  -X mm.schema.registry.ssl.ca.location="$WORK/reg.pem" "${COMMON[@]}" 2>"$WORK/run-reg.err" || rc=$?
+check_eq "avro output without an id, registry with its CA: exit 0" 0 "$rc"
+python3 - "$WORK/tls.log.post" "$MM_SOURCE_DIR/schemas/moment.avsc" "$T_AVRO_REG" <<'PY' >"$WORK/post.verdict"
+import json, sys
+lines = [l.rstrip(b"\n").split(b"\t", 1) for l in open(sys.argv[1], "rb")]
+path, body = lines[-1]
+print("posts=%d" % len(lines))
+print("path_ok=%s" % (path.decode() == "/subjects/%s-value/versions" % sys.argv[3]))
+def nodoc(x):  # the binary carries the schema without its "doc" strings
+    if isinstance(x, dict):
+        return {k: nodoc(v) for k, v in x.items() if k != "doc"}
+    return [nodoc(v) for v in x] if isinstance(x, list) else x
+print("schema_ok=%s" % (nodoc(json.loads(json.loads(body)["schema"])) == nodoc(json.load(open(sys.argv[2])))))
+PY
+pv() { sed -n "s/^$1=//p" "$WORK/post.verdict"; }
+check_eq "the moment schema is posted once" 1 "$(pv posts)"
+check_eq "as subject <output topic>-value" True "$(pv path_ok)"
+check_eq "and it is schemas/moment.avsc" True "$(pv schema_ok)"
+check "the run logs the id it was given" grep -q 'schema id 99' "$WORK/run-reg.err"
+consume_all "$T_AVRO_REG" -f "$KFMT" >"$WORK/avro-reg.bin"
+python3 - "$HERE" "$WORK/avro-reg.bin" <<'PY' >"$WORK/ids.verdict"
+import sys
+sys.path.insert(0, sys.argv[1])
+import avro_frame as af
+ids = {int.from_bytes(r["value"][1:5], "big") for r in af.read_kcat_file(sys.argv[2])}
+print(",".join(map(str, sorted(ids))))
+PY
+check_eq "every moment carries the registered id" 99 "$(cat "$WORK/ids.verdict")"
 
 echo "counts: avro_moments=$n_avro json_moments=$(av json_records) equal=$(av equal)" \
   "registry_moments=$(rv online) registry_dlq=$(rv dlq) registry_requests=$(rv requests) outage_moments=$(wc -l <"$WORK/out-online") ($((SECONDS - T0)) s)"
