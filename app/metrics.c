@@ -1,10 +1,12 @@
 /*
  * Prometheus endpoint on libmicrohttpd (see metrics.h for the contract).
  *
- * One internal polling thread serves every connection (MHD_USE_AUTO picks
- * epoll or poll): scrapes are rare and small, so a thread per connection
- * would only add threads; it also means the collect callback never runs
- * twice at once. The exposition is built in a growing buffer capped at
+ * One internal polling thread serves every connection with epoll (no
+ * FD_SETSIZE limit, no cost per idle connection): scrapes are rare and
+ * small, so a thread per connection would only add threads; it also means
+ * the collect callback never runs twice at once. A health check waits at
+ * most for the scrapes queued before it, each a render of the exposition
+ * (tens of microseconds) and a send the kernel buffers. The exposition is built in a growing buffer capped at
  * MM_METRICS_MAX_BYTES and handed to MHD, which frees it.
  */
 #include "metrics.h"
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -326,7 +329,8 @@ char *mm_metrics_render(mm_metrics_collect_fn *collect, void *ctx, size_t *len_o
         return NULL;
     }
     w->type = "";
-    reserve(w, 0); /* an empty exposition is "" */
+    if (reserve(w, 0)) /* an empty exposition is "", not what the heap held */
+        w->buf[0] = '\0';
     if (collect)
         collect(w, ctx);
     char *out = NULL;
@@ -476,6 +480,29 @@ static bool resolve_and_probe(const char *host, uint16_t port, struct sockaddr_s
     return ok;
 }
 
+/* Connections the endpoint may hold: MM_METRICS_MAX_CONNECTIONS, within the
+ * process's file limit, which is raised toward its hard limit for them
+ * (Debian's shells start at 1024). FD_RESERVE files stay for the Kafka
+ * clients, the logs and the rest of the process. */
+#define FD_RESERVE 512u
+static unsigned connection_limit(void) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 64;
+    rlim_t want = MM_METRICS_MAX_CONNECTIONS + FD_RESERVE;
+    if (rl.rlim_cur < want && rl.rlim_cur != RLIM_INFINITY) {
+        rlim_t raised = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        if (raised > rl.rlim_cur) {
+            rl.rlim_cur = raised;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+        return MM_METRICS_MAX_CONNECTIONS;
+    return rl.rlim_cur > FD_RESERVE + 64 ? (unsigned)(rl.rlim_cur - FD_RESERVE) : 64;
+}
+
 mm_metrics_t *mm_metrics_start(const char *listen, mm_metrics_collect_fn *collect,
                                void *ctx, char *errstr, size_t errstr_size) {
     if (!listen || !*listen)
@@ -498,17 +525,20 @@ mm_metrics_t *mm_metrics_start(const char *listen, mm_metrics_collect_fn *collec
     socklen_t sa_len = 0;
     if (!resolve_and_probe(host, port, &sa, &sa_len, listen, errstr, errstr_size))
         goto fail;
-    unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    unsigned limit = connection_limit();
     if (sa.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     m->mhd = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, m,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MM_METRICS_MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_LIMIT, limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MM_METRICS_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)MM_METRICS_MAX_CONNECTIONS,
+        /* a request's head; the exposition is a buffer of its own */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
+        /* a burst of connects waits in the kernel, not in SYN retries (1 s) */
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, limit,
         MHD_OPTION_END);
     if (!m->mhd) {
         snprintf(errstr, errstr_size, "mm.metrics.listen: cannot serve on %s: %s", listen,

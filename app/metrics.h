@@ -11,9 +11,14 @@
  * mm_histogram_t per worker) and the collect callback reads and sums them on
  * the HTTP thread at scrape time.
  *
- * Bounds: at most MM_METRICS_MAX_CONNECTIONS connections at once, idle ones
- * closed after MM_METRICS_TIMEOUT_S, an exposition of at most
- * MM_METRICS_MAX_BYTES (a larger one is answered 500 and logged).
+ * Bounds: at most MM_METRICS_MAX_CONNECTIONS connections at once (fewer
+ * when the process may not open that many files), idle ones closed after
+ * MM_METRICS_TIMEOUT_S, an exposition of at most MM_METRICS_MAX_BYTES (a
+ * larger one is answered 500 and logged). The limit is far above what
+ * Prometheus and health checkers need, so that slow or idle clients (100 of
+ * them, each sending a header line every few seconds) or a burst of scrapes
+ * (2,000 at once) cannot take every slot and lock /healthz out: measured in
+ * tests/integration/test_metrics_live.sh.
  */
 #ifndef MM_METRICS_H
 #define MM_METRICS_H
@@ -25,7 +30,7 @@
 #include "../engine/histogram.h"
 
 #define MM_METRICS_LISTEN_DEFAULT "127.0.0.1:9464"
-#define MM_METRICS_MAX_CONNECTIONS 16u
+#define MM_METRICS_MAX_CONNECTIONS 4096u
 #define MM_METRICS_TIMEOUT_S 10u
 #define MM_METRICS_MAX_BYTES (4u << 20)
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_stats.h"
 #include "log.h"
 
 #define M_MOMENTS "mm_moments_out_total"
@@ -106,31 +107,6 @@ static void latency(mm_metrics_writer_t *w, mm_run_t *run) {
 
 /* ---------------------------------------------------- librdkafka statistics */
 
-/* Pulls "avg" of the "rtt" object of each broker out of librdkafka's
- * statistics JSON: each broker object has "nodename" before its "rtt". */
-static void broker_rtts(mm_metrics_writer_t *w, const char *client, const char *json) {
-    const char *brokers = strstr(json, "\"brokers\":");
-    const char *p = brokers;
-    while (p && (p = strstr(p, "\"nodename\":\"")) != NULL) {
-        p += strlen("\"nodename\":\"");
-        const char *end = strchr(p, '"');
-        const char *rtt = strstr(p, "\"rtt\":");
-        const char *avg = rtt ? strstr(rtt, "\"avg\":") : NULL;
-        if (!end || !avg)
-            break;
-        char node[128];
-        size_t len = (size_t)(end - p) < sizeof(node) - 1 ? (size_t)(end - p) : sizeof(node) - 1;
-        memcpy(node, p, len);
-        node[len] = '\0';
-        double us = strtod(avg + strlen("\"avg\":"), NULL);
-        if (*node)
-            mm_metrics_gauge(w, "mm_kafka_broker_rtt_seconds",
-                             "Broker round-trip time (librdkafka's average).",
-                             MM_LABELS("client", client, "broker", node), us / 1e6);
-        p = avg;
-    }
-}
-
 void mm__run_on_stats(const char *json, size_t json_len, void *ctx) {
     mm_run_t *run = ctx;
     pthread_mutex_lock(&run->stats_lock);
@@ -157,7 +133,7 @@ static void kafka(mm_metrics_writer_t *w, mm_run_t *run, const mm_engine_stats_t
     }
     pthread_mutex_lock(&run->stats_lock);
     if (run->stats_json)
-        broker_rtts(w, "consumer", run->stats_json);
+        mm_kafka_stats_broker_rtts(w, "consumer", run->stats_json, strlen(run->stats_json));
     pthread_mutex_unlock(&run->stats_lock);
 }
 
