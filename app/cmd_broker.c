@@ -2,7 +2,7 @@
  * `micromoment broker`: librdkafka's mock cluster as a development broker.
  * It speaks the Kafka protocol over TCP, so any client can use it. What it
  * is not (no persistence, ~5 MB per partition, no transactional isolation,
- * simplified groups) is in docs/operations.md.
+ * simplified groups) is in docs/design.md.
  *
  * Topics exist only when declared (--topic, or the `topic` control command),
  * as on a Kafka cluster with auto.create.topics.enable=false; see

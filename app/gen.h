@@ -1,6 +1,6 @@
 /*
- * Synthetic clickstream in the contract's input JSON (DESIGN.md "Input
- * event"), for `micromoment gen`, the demo and the benchmarks. Private to
+ * Synthetic clickstream in the contract's input JSON (docs/events.md,
+ * Input), for `micromoment gen`, the demo and the benchmarks. Private to
  * app/ (and its tests); built as the mm_gen library so that tests link it.
  *
  * The output is a pure function of the configuration: same seed, same

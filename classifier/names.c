@@ -94,7 +94,7 @@ const char *mm_journey_stage_name(mm_journey_stage_t stage) {
     return (unsigned)stage < MM_STAGE__COUNT ? stage_names[stage] : "unknown";
 }
 
-/* The seed table (DESIGN.md): goal, content strategy, conversion horizon. */
+/* The moments' table (docs/events.md, strategy): goal, content, horizon. */
 static const mm_strategy_t strategies[MM_MOMENT__COUNT] = {
     [MM_MOMENT_KNOW] = {"gather information",
                         "guides, expert articles, FAQs, infographics",

@@ -124,14 +124,9 @@ if(MM_GZIP)
   install(FILES ${CMAKE_BINARY_DIR}/packaging/changelog.Debian.gz
           DESTINATION ${CMAKE_INSTALL_DOCDIR})
 endif()
-# The copyright file is the project's licence, once it has one.
-foreach(lic LICENSE LICENSE.md LICENSE.txt COPYING)
-  if(EXISTS ${CMAKE_SOURCE_DIR}/${lic})
-    install(FILES ${CMAKE_SOURCE_DIR}/${lic} DESTINATION ${CMAKE_INSTALL_DOCDIR}
-            RENAME copyright)
-    break()
-  endif()
-endforeach()
+# The licence (LICENSE, Apache-2.0) as Debian wants it: a machine-readable
+# copyright file that points at the system's copy of the licence text.
+install(FILES ${MM_PKG_DIR}/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 # /etc files are conffiles: an upgrade keeps the operator's edits.
 file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles

@@ -15,7 +15,7 @@
 
 #include "consumer.h"
 
-/** The contract's input fields (DESIGN.md, Input event), in its order. */
+/** The contract's input fields (docs/events.md, Input), in its order. */
 #define MM__EV_FIELD_MAP(X)                                                    \
     X(EVENT_ID, "event_id", MM__EVK_STR)                                       \
     X(USER_ID, "user_id", MM__EVK_STR)                                         \

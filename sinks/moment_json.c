@@ -1,6 +1,6 @@
 /*
  * Moments (and classify --explain) as JSON, in the exact field order of
- * DESIGN.md "Output moment", through the one JSON writer.
+ * docs/events.md "Output", through the one JSON writer.
  *
  * Signals carry only the parts that are present (has_* flags; a NULL value or
  * lang is left out, not written as null). Each key keeps one JSON type across

@@ -267,8 +267,8 @@ void mm_sink_destroy(mm_sink_t *sink);
 /* ------------------------------------------- moment fields (one list) */
 
 /**
- * The output moment's fields, in the contract's order (DESIGN.md, Output
- * moment), as a walk that each encoder follows: the one source of truth for
+ * The output moment's fields, in the contract's order (docs/events.md,
+ * Output), as a walk that each encoder follows: the one source of truth for
  * the JSON and Avro encodings (schemas/moment.avsc), so they cannot drift.
  */
 typedef enum {

@@ -1,6 +1,6 @@
 /*
  * mm_moment_to_json and mm_explain_to_json: the contract's exact shape and
- * field order (DESIGN.md "Output moment"), only the signal parts present,
+ * field order (docs/events.md, Output), only the signal parts present,
  * nulls for absent fields, valid JSON always, and 0 (with nothing written
  * past cap) when the buffer is short. Moments are built by hand: no
  * classifier needed.
