@@ -17,7 +17,7 @@ cat >"$WORK/interactive.sh" <<SH
 for i in \$(seq 50); do [ -s "$WORK/tty-broker.out" ] && break; sleep 0.1; done
 sleep 1
 jobs -l
-ps -o stat= -p \$! | cut -c1 >"$WORK/tty-broker.state"
+sed 's/.*) //' /proc/\$!/stat | cut -c1 >"$WORK/tty-broker.state"
 kill -TERM %1
 wait %1
 echo "exit \$?"

@@ -23,10 +23,14 @@ URL="http://127.0.0.1:$PORT"
   -X statistics.interval.ms=500 2>"$WORK/run.log" &
 RUN=$!
 
+scrape() { # scrape FILE: GET /metrics (python: curl is not in a minimal Debian)
+  python3 -c 'import sys, urllib.request
+open(sys.argv[2], "wb").write(urllib.request.urlopen(sys.argv[1] + "/metrics", timeout=5).read())' "$URL" "$1" 2>/dev/null
+}
 # Round-trip times of all three brokers (the consumer talks to each leader).
-rtt_series() { curl -s --max-time 5 "$URL/metrics" | grep -c '^mm_kafka_broker_rtt_seconds{' || true; }
-wait_for 60 bash -c "[ \"\$(curl -s --max-time 5 '$URL/metrics' | grep -c '^mm_kafka_broker_rtt_seconds{')\" -ge 3 ]" || true
-curl -s --max-time 5 "$URL/metrics" >"$WORK/metrics.txt"
+rtt_series_3() { scrape "$WORK/metrics.txt" && [ "$(grep -c '^mm_kafka_broker_rtt_seconds{' "$WORK/metrics.txt")" -ge 3 ]; }
+wait_for 60 rtt_series_3 || true
+scrape "$WORK/metrics.txt" || true
 python3 - "$WORK/metrics.txt" <<'PY' >"$WORK/series.verdict"
 import re, sys, collections
 seen = collections.Counter()
