@@ -96,6 +96,12 @@ static mm_err_t ask(const char *url, const char *user_info, char *errstr, size_t
     mm_decode_limits_defaults(&lim);
     mm_event_t ev;
     mm_err_t err = mm_decode_avro(dec, record, sizeof(record), &lim, &ev, errstr, size);
+    /* The request runs in the background: the record is asked again once
+     * the answer is in. */
+    while (err == MM_ERR_IO && mm_avro_decoder_busy(dec)) {
+        mm_avro_decoder_wait(dec, 100);
+        err = mm_decode_avro(dec, record, sizeof(record), &lim, &ev, errstr, size);
+    }
     mm_avro_decoder_destroy(dec);
     return err;
 }
