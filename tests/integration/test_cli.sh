@@ -51,10 +51,6 @@ expect_usage_error "a bad line after a 5 KB line has its own number" "long.conf:
   -c "$WORK/long.conf"
 # A file given by mistake is never quoted (here a shadow-like line).
 echo 'hunter2:$6$saltandhash:19000:0:99999:7:::' >"$WORK/shadow"
-timeout 30 "$MM_BIN" run -b 127.0.0.1:1 -X mm.schema.files=17="$WORK/shadow" \
-  -X mm.metrics.listen=127.0.0.1:0 --exit-on-eof >/dev/null 2>"$WORK/err" || true
-check "a schema file that is not one is named" grep -q "shadow: not an Avro schema" "$WORK/err"
-check "and not quoted" bash -c "! grep -q hunter '$WORK/err'"
 code=0
 "$MM_BIN" run -c "$WORK/shadow" >/dev/null 2>"$WORK/err" || code=$?
 check_eq "the same file as -c exits 2" 2 "$code"
@@ -79,6 +75,13 @@ check "print-config hides the secret" bash -c "! grep -q hunter2 '$WORK/conf'"
 
 # SIGTERM: stop consuming, flush, commit, exit 0.
 start_broker --topic "$T_EVENTS:2" --topic "$T_MOMENTS:2" --topic "$T_DLQ:1"
+# Schema files are read once a broker answers: a file that is not a schema
+# is named, never quoted.
+timeout 60 "$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-shadow" -i "$T_EVENTS" -o "$T_MOMENTS" \
+  -X mm.dlq.topic="$T_DLQ" -X mm.schema.files=17="$WORK/shadow" \
+  -X mm.metrics.listen=127.0.0.1:0 --exit-on-eof >/dev/null 2>"$WORK/err" || true
+check "a schema file that is not one is named" grep -q "shadow: not an Avro schema" "$WORK/err"
+check "and not quoted" bash -c "! grep -q hunter '$WORK/err'"
 : >"$WORK/run.err"
 "$MM_BIN" run -b "$BOOTSTRAP" -g "$RUN_ID-cli" -i "$T_EVENTS" -o "$T_MOMENTS" \
   -X mm.dlq.topic="$T_DLQ" -X session.timeout.ms=6000 2>"$WORK/run.err" &
