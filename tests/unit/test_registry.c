@@ -106,36 +106,34 @@ static mm_err_t ask(const char *url, const char *user_info, char *errstr, size_t
     return err;
 }
 
-START_TEST(test_url_user_info_becomes_basic_auth) {
+/* Where the credentials come from, and the header the registry sees. */
+static const struct {
+    const char *url_format; /* %d: the server's port */
+    const char *user_info;  /* mm.schema.registry.basic.auth.user.info */
+    const char *header;     /* NULL: no Authorization header at all */
+} auth_rows[] = {
+    /* the URL's user info, percent-decoded ("s%40cret" is "s@cret");
+     * base64("alice:s@cret") */
+    {"http://alice:s%%40cret@127.0.0.1:%d/", NULL,
+     "Authorization: Basic YWxpY2U6c0BjcmV0\r\n"},
+    /* user.info, split at its first colon; base64("bob:pw:with:colons") */
+    {"http://127.0.0.1:%d", "bob:pw:with:colons",
+     "Authorization: Basic Ym9iOnB3OndpdGg6Y29sb25z\r\n"},
+    {"http://127.0.0.1:%d", NULL, NULL},
+};
+
+START_TEST(test_credentials_become_basic_auth) {
     server_t *srv = server_start(404, "{}");
     char url[128], err[512];
-    /* "s%40cret" is "s@cret" percent-encoded, as a URL must carry it */
-    snprintf(url, sizeof(url), "http://alice:s%%40cret@127.0.0.1:%d/", srv->port);
-    ck_assert_int_eq(ask(url, NULL, err, sizeof(err)), MM_ERR_UNKNOWN_SCHEMA);
+    snprintf(url, sizeof(url), auth_rows[_i].url_format, srv->port);
+    ck_assert_int_eq(ask(url, auth_rows[_i].user_info, err, sizeof(err)),
+                     MM_ERR_UNKNOWN_SCHEMA);
+    /* the request line carries no user info */
     ck_assert_request_has(srv, "GET /schemas/ids/7 HTTP/1.1\r\n");
-    /* base64("alice:s@cret") */
-    ck_assert_request_has(srv, "Authorization: Basic YWxpY2U6c0BjcmV0\r\n");
-    server_stop(srv);
-}
-END_TEST
-
-START_TEST(test_user_info_key_becomes_basic_auth) {
-    server_t *srv = server_start(404, "{}");
-    char url[128], err[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv->port);
-    ck_assert_int_eq(ask(url, "bob:pw:with:colons", err, sizeof(err)), MM_ERR_UNKNOWN_SCHEMA);
-    /* base64("bob:pw:with:colons") */
-    ck_assert_request_has(srv, "Authorization: Basic Ym9iOnB3OndpdGg6Y29sb25z\r\n");
-    server_stop(srv);
-}
-END_TEST
-
-START_TEST(test_no_credentials_no_auth_header) {
-    server_t *srv = server_start(404, "{}");
-    char url[128], err[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d", srv->port);
-    ck_assert_int_eq(ask(url, NULL, err, sizeof(err)), MM_ERR_UNKNOWN_SCHEMA);
-    ck_assert_msg(!strstr(srv->request, "Authorization:"), "%s", srv->request);
+    if (auth_rows[_i].header)
+        ck_assert_request_has(srv, auth_rows[_i].header);
+    else
+        ck_assert_msg(!strstr(srv->request, "Authorization:"), "%s", srv->request);
     server_stop(srv);
 }
 END_TEST
@@ -205,9 +203,8 @@ END_TEST
 int main(void) {
     Suite *s = suite_create("registry");
     TCase *tc = tcase_create("registry_auth");
-    tcase_add_test(tc, test_url_user_info_becomes_basic_auth);
-    tcase_add_test(tc, test_user_info_key_becomes_basic_auth);
-    tcase_add_test(tc, test_no_credentials_no_auth_header);
+    tcase_add_loop_test(tc, test_credentials_become_basic_auth, 0,
+                        (int)(sizeof(auth_rows) / sizeof(auth_rows[0])));
     tcase_add_test(tc, test_messages_never_carry_credentials);
     suite_add_tcase(s, tc);
     tc = tcase_create("registry_register");
