@@ -6,8 +6,9 @@
  * small, so a thread per connection would only add threads; it also means
  * the collect callback never runs twice at once. A health check waits at
  * most for the scrapes queued before it, each a render of the exposition
- * (tens of microseconds) and a send the kernel buffers. The exposition is built in a growing buffer capped at
- * MM_METRICS_MAX_BYTES and handed to MHD, which frees it.
+ * (tens of microseconds) and a send the kernel buffers. The exposition is
+ * built in a growing buffer capped at MM_METRICS_MAX_BYTES and handed to
+ * MHD, which frees it.
  */
 #include "metrics.h"
 
