@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -40,6 +41,10 @@ struct mm_metrics_s {
     const char *route_prefix;
     mm_metrics_route_fn *route;
     void *route_ctx;
+    /* The last exposition, answered again for MM_METRICS_REUSE_MS: a burst
+     * of scrapes costs one render, not one each (HTTP thread only). */
+    struct MHD_Response *last;
+    int64_t last_ms;
 };
 
 /* ---- writer ------------------------------------------------------------ */
@@ -371,7 +376,19 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status,
                  "text/plain; charset=utf-8");
 }
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A libmicrohttpd response may be queued on any number of connections (it
+ * is reference-counted), so one rendered exposition serves every scrape of
+ * the next MM_METRICS_REUSE_MS. A failed render is never kept. */
 static enum MHD_Result serve_metrics(mm_metrics_t *m, struct MHD_Connection *conn) {
+    int64_t now = mono_ms();
+    if (m->last && now - m->last_ms < MM_METRICS_REUSE_MS)
+        return MHD_queue_response(conn, MHD_HTTP_OK, m->last);
     char errstr[300];
     size_t len = 0;
     char *text = mm_metrics_render(m->collect, m->ctx, &len, errstr, sizeof(errstr));
@@ -380,7 +397,17 @@ static enum MHD_Result serve_metrics(mm_metrics_t *m, struct MHD_Connection *con
         return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
                           "exposition failed; the reason is in the log\n");
     }
-    return reply(conn, MHD_HTTP_OK, text, len, MHD_RESPMEM_MUST_FREE, CONTENT_TYPE);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+    if (m->last)
+        MHD_destroy_response(m->last); /* connections still sending it keep it */
+    m->last = resp;
+    m->last_ms = now;
+    return MHD_queue_response(conn, MHD_HTTP_OK, resp);
 }
 
 #define ROUTE_BODY_MAX 65536
@@ -558,6 +585,8 @@ void mm_metrics_stop(mm_metrics_t *m) {
         return;
     if (m->mhd)
         MHD_stop_daemon(m->mhd);
+    if (m->last)
+        MHD_destroy_response(m->last);
     free(m);
 }
 

@@ -9,7 +9,8 @@
  * The endpoint holds no metric of its own: the app keeps its counters where
  * the hot path can bump them without locks (per-thread counters, one
  * mm_histogram_t per worker) and the collect callback reads and sums them on
- * the HTTP thread at scrape time.
+ * the HTTP thread at scrape time (at most once per MM_METRICS_REUSE_MS:
+ * scrapes closer together get the same page).
  *
  * Bounds: at most MM_METRICS_MAX_CONNECTIONS connections at once (fewer
  * when the process may not open that many files), idle ones closed after
@@ -33,6 +34,8 @@
 #define MM_METRICS_MAX_CONNECTIONS 4096u
 #define MM_METRICS_TIMEOUT_S 10u
 #define MM_METRICS_MAX_BYTES (4u << 20)
+/* A scrape within this long of the last one gets the same exposition. */
+#define MM_METRICS_REUSE_MS 100
 
 typedef struct mm_metrics_s mm_metrics_t;
 typedef struct mm_metrics_writer_s mm_metrics_writer_t;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app/metrics.h"
@@ -152,6 +153,12 @@ static void collect_values(mm_metrics_writer_t *w, void *ctx) {
 static void collect_histogram(mm_metrics_writer_t *w, void *ctx) {
     mm_metrics_histogram(w, "mm_processing_latency_seconds", "Record to acknowledged output.",
                          NULL, ctx);
+}
+
+/* Writes how many times it was called: each render shows its own number. */
+static void collect_counting(mm_metrics_writer_t *w, void *ctx) {
+    int *calls = ctx;
+    mm_metrics_counter(w, "mm_renders_total", "Renders.", NULL, ++*calls);
 }
 
 /* ---- tests --------------------------------------------------------------- */
@@ -362,6 +369,33 @@ START_TEST(test_metrics_listen_parsed) {
 }
 END_TEST
 
+START_TEST(test_metrics_burst_renders_once) {
+    int calls = 0;
+    mm_metrics_t *m = start_on_loopback(collect_counting, &calls);
+    http_reply_t *r = calloc(1, sizeof(*r));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 50; i++) {
+        http_request(mm_metrics_port(m), "GET", "/metrics", r);
+        ck_assert_int_eq(r->status, 200);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    /* one render per MM_METRICS_REUSE_MS at most, however slow this box is */
+    ck_assert_msg(calls <= 1 + ms / MM_METRICS_REUSE_MS, "%d renders for 50 scrapes in %ld ms",
+                  calls, ms);
+    int before = calls;
+    usleep((MM_METRICS_REUSE_MS + 50) * 1000);
+    http_request(mm_metrics_port(m), "GET", "/metrics", r);
+    ck_assert_int_eq(calls, before + 1); /* then a fresh page */
+    char want[64];
+    snprintf(want, sizeof(want), "mm_renders_total %d\n", calls);
+    ck_assert_msg(strstr(r->body, want) != NULL, "%s", r->body);
+    free(r);
+    mm_metrics_stop(m);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("metrics");
     TCase *tc;
@@ -380,6 +414,9 @@ int main(void) {
     tc = tcase_create("misuse_fails_the_scrape");
     tcase_add_loop_test(tc, test_metrics_misuse_fails_the_scrape, 0, 3);
     tcase_add_test(tc, test_metrics_misuse_answers_500);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("burst_renders_once");
+    tcase_add_test(tc, test_metrics_burst_renders_once);
     suite_add_tcase(s, tc);
     tc = tcase_create("histogram_exposition_in_seconds");
     tcase_add_test(tc, test_metrics_histogram_exposition_in_seconds);
