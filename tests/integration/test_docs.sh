@@ -37,7 +37,8 @@ mo_fields = {f["name"] for f in json.load(open(moment_avsc))["fields"]}
 print("input_fields=%s" % (table_fields(section("Input")) == ev_fields))
 print("output_fields=%s" % (table_fields(section("Output")) == mo_fields))
 example = json.loads(block("json moment"))
-print("example_fields=%s" % (set(example) == mo_fields))
+only_late = {"late", "lateness_ms"}  # present only on a late event's moment
+print("example_fields=%s" % (set(example) == mo_fields - only_late))
 open(work + "/journey.jsonl", "w").write(block("jsonl events"))
 # | `e-2` | buy | why |
 want = dict(re.findall(r"^\| `(e-\d+)` \| (know|go|do|buy) \|", section("Input"), re.M))
@@ -52,7 +53,7 @@ PY
 dv() { sed -n "s/^$1=//p" "$WORK/doc.verdict"; }
 check_eq "the input table lists exactly schemas/event.avsc's fields" True "$(dv input_fields)"
 check_eq "the output table lists exactly schemas/moment.avsc's fields" True "$(dv output_fields)"
-check_eq "the example moment has exactly the output's fields" True "$(dv example_fields)"
+check_eq "the example moment has exactly the output's fields (late ones aside)" True "$(dv example_fields)"
 check_eq "the journey has one event of each of the 8 types" 8 "$(dv journey_types)"
 "$MM_BIN" classify <"$WORK/journey.jsonl" >"$WORK/journey.out" 2>"$WORK/journey.err"
 check_eq "the journey has no bad record" 0 "$(wc -l <"$WORK/journey.err")"
