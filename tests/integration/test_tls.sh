@@ -33,8 +33,6 @@ unset MM_KAFKA_PROPS
 create_topics "$T_EVENTS:2" "$T_MOMENTS:2" "$T_DLQ:1" # over the plaintext listener
 TLS="127.0.0.1:$TLS_PORT"
 log "SASL_SSL listener at $TLS (plaintext at $BOOTSTRAP)"
-# Declared, not auto-created: `run` stops on a missing output topic.
-create_topics "$T_EVENTS:4" "$T_MOMENTS:4" "$T_DLQ:1"
 
 secure=(-X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN -X sasl.username=mm
         -X "sasl.password=$SECRET" -X "ssl.ca.location=$WORK/ca.pem")
