@@ -259,13 +259,14 @@ deb_checks() {
       (cd "$WORK/build-pkg" && cpack -G DEB >"$WORK/cpack.log" 2>&1); } || true
     deb=$(ls "$WORK"/build-pkg/micromoment_*.deb 2>/dev/null | head -n1) || true
   else
-    # The /usr package with the binary under test: a /usr configuration that
-    # compiles nothing (installing does not build first), given the binary
-    # and the two small generated files. The same layout as the real .deb,
-    # in seconds.
+    # The /usr packages with the binary under test: a /usr configuration
+    # that builds only what the binary does not hold (installing does not
+    # build first): the classifier's shared library and two small generated
+    # files. The same layout as the real .debs, in seconds.
     { cmake -S "$SRC" -B "$WORK/build-pkg" -DCMAKE_INSTALL_PREFIX=/usr \
         -DCMAKE_SKIP_INSTALL_ALL_DEPENDENCY=ON >"$WORK/cpack.log" 2>&1 &&
-      cmake --build "$WORK/build-pkg" --target mm_man mm_changelog >>"$WORK/cpack.log" 2>&1 &&
+      cmake --build "$WORK/build-pkg" -j2 --target mm_man mm_changelog mm_classifier_shared mm_classifier \
+        >>"$WORK/cpack.log" 2>&1 &&
       cp "$MM_BIN" "$WORK/build-pkg/micromoment" &&
       (cd "$WORK/build-pkg" && cpack -G DEB >>"$WORK/cpack.log" 2>&1); } || true
     deb=$(ls "$WORK"/build-pkg/micromoment_*.deb 2>/dev/null | head -n1) || true
