@@ -1,0 +1,161 @@
+/*
+ * What the engine suites (test_engine_*.c) share: librdkafka's in-process
+ * mock cluster, input written and outputs read back with plain librdkafka
+ * clients, committed offsets as the group sees them, and an engine
+ * configured as app/config.c's table would configure it.
+ *
+ * Every wait is a deadline on a condition (mm_test_wait); every helper fails
+ * the calling Check test when the cluster does not do what it is told.
+ */
+#ifndef MM_ENGINE_HARNESS_H
+#define MM_ENGINE_HARNESS_H
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+/* Kafka protocol request types the tests inject errors into. */
+#define MM_TEST_API_PRODUCE 0
+#define MM_TEST_API_OFFSET_COMMIT 8
+#define MM_TEST_API_END_TXN 26
+#define MM_TEST_API_TXN_OFFSET_COMMIT 28
+
+/* ---------------------------------------------------------------- cluster */
+
+typedef struct mm_test_cluster_s {
+    rd_kafka_t *rk; /* the mock cluster's own handle */
+    rd_kafka_mock_cluster_t *mc;
+    char bootstraps[256];
+    rd_kafka_t *producer; /* writes the input */
+} mm_test_cluster_t;
+
+/** @brief A mock cluster of @p brokers brokers (ids 1..brokers). */
+mm_test_cluster_t *mm_test_cluster_new(int brokers);
+void mm_test_cluster_destroy(mm_test_cluster_t *c);
+void mm_test_topic(mm_test_cluster_t *c, const char *name, int partitions);
+
+/** @brief Append one record to @p topic [@p partition] (key may be NULL);
+ * written once mm_test_flush returns. */
+void mm_test_produce(mm_test_cluster_t *c, const char *topic, int32_t partition,
+                     const char *key, const void *value, size_t len);
+void mm_test_flush(mm_test_cluster_t *c);
+
+/**
+ * @brief Write @p n query events to @p topic [@p partition], each a query
+ * from a fixed list that the lexicons classify by keyword. @p distinct: each
+ * event has a user of its own (its moment does not depend on per-user state,
+ * so a replay with fresh state gives the same moment); else users repeat.
+ */
+void mm_test_produce_events(mm_test_cluster_t *c, const char *topic, int32_t partition,
+                            int n, bool distinct);
+
+/** @brief Queue @p cnt copies of @p err for the next requests of @p api. */
+void mm_test_inject(mm_test_cluster_t *c, int16_t api, size_t cnt, rd_kafka_resp_err_t err);
+
+/* ----------------------------------------------------------- read back */
+
+typedef struct mm_test_record_s {
+    int32_t partition;
+    int64_t offset;
+    char *key;
+    size_t key_len;
+    char *value; /* NUL-terminated copy */
+    size_t len;
+    rd_kafka_headers_t *headers;
+} mm_test_record_t;
+
+typedef struct mm_test_records_s {
+    mm_test_record_t *recs;
+    size_t n;
+} mm_test_records_t;
+
+/** @brief Every record of @p topic, partition by partition, from the first
+ * to the end (a plain consumer: assign, read to end). */
+void mm_test_read_topic(mm_test_cluster_t *c, const char *topic, mm_test_records_t *out);
+void mm_test_records_free(mm_test_records_t *rs);
+
+/** @brief Header @p name of @p r as a string in @p buf; NULL when absent. */
+const char *mm_test_header(const mm_test_record_t *r, const char *name, char *buf,
+                           size_t size);
+
+/** @brief The group's committed offset of @p topic [@p partition]; -1 none. */
+int64_t mm_test_committed(mm_test_cluster_t *c, const char *group, const char *topic,
+                          int32_t partition);
+/** @brief The partition's end (high watermark). */
+int64_t mm_test_end(mm_test_cluster_t *c, const char *topic, int32_t partition);
+
+/* -------------------------------------------------------------- moments */
+
+/**
+ * @brief @p json (a moment) without its "detected_ts" member, the one field
+ * that differs between two runs over the same input, into @p out.
+ */
+void mm_test_moment_canonical(const char *json, char *out, size_t size);
+
+/** @brief The string member @p name ("moment_id") of @p json; "" absent. */
+void mm_test_json_str(const char *json, const char *name, char *out, size_t size);
+/** @brief The integer member @p name of the "source" object of @p json. */
+int64_t mm_test_source_int(const char *json, const char *name);
+
+/**
+ * @brief Sorted canonical forms of @p rs's moments; the caller frees the
+ * array and each string. @returns the count.
+ */
+size_t mm_test_canonical_sorted(const mm_test_records_t *rs, char ***out);
+void mm_test_strings_free(char **s, size_t n);
+
+/* --------------------------------------------------------------- engine */
+
+/** Lines the engine logged, kept for assertions (and echoed to stderr when
+ * MM_TEST_VERBOSE is set). */
+typedef struct mm_test_log_s {
+    pthread_mutex_t lock;
+    char *text;
+    size_t len, cap;
+    const char *name; /* prefix of echoed lines */
+} mm_test_log_t;
+
+void mm_test_log_init(mm_test_log_t *log, const char *name);
+void mm_test_log_free(mm_test_log_t *log);
+bool mm_test_log_has(mm_test_log_t *log, const char *needle);
+int mm_test_log_count(mm_test_log_t *log, const char *needle);
+/** @brief Byte position of the first @p needle at or after @p from; -1 none. */
+long mm_test_log_find(mm_test_log_t *log, const char *needle, long from);
+
+/**
+ * @brief app/config.c's defaults for every key of mm_engine_conf_t, with
+ * @p inputs as mm.input.topics, outputs "out" and "dlq", and --exit-on-eof.
+ */
+void mm_test_engine_conf(mm_engine_conf_t *conf, const char *inputs);
+
+/** @brief librdkafka properties for an engine on @p c in group @p group. */
+rd_kafka_conf_t *mm_test_kafka_conf(mm_test_cluster_t *c, const char *group);
+
+/** @brief A started engine with the installed lexicons; @p kafka is taken,
+ * @p hooks may be NULL (the log hook is set to @p log). */
+mm_engine_t *mm_test_engine_start(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                                  mm_test_log_t *log, const mm_engine_hooks_t *hooks);
+
+/** @brief Wait up to @p timeout_ms for the run to end; fails the test when it
+ * does not. @returns its exit code (the reason in @p why). */
+int mm_test_engine_end(mm_engine_t *e, int timeout_ms, char *why, size_t why_size);
+
+/** @brief Run @p conf to its end on @p c in @p group (must exit 0). */
+void mm_test_engine_run(mm_test_cluster_t *c, const mm_engine_conf_t *conf,
+                        const char *group, int timeout_ms);
+
+/** @brief Poll @p cond every 10 ms for up to @p timeout_ms. */
+bool mm_test_wait(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
+
+/** @brief Every partition of @p topic (1..@p partitions) has the group's
+ * committed offset at its end. */
+bool mm_test_committed_at_end(mm_test_cluster_t *c, const char *group, const char *topic,
+                              int partitions);
+
+int64_t mm_test_now_ms(void);
+
+#endif

@@ -1,0 +1,566 @@
+/*
+ * The engine's delivery on librdkafka's mock cluster: produce errors,
+ * commit errors, transaction errors and a rebalance in the middle of the
+ * stream. Each test reads the outputs back with a plain consumer and the
+ * group's committed offsets with rd_kafka_committed, and compares them with
+ * an error-free run over the same input (moments without detected_ts).
+ *
+ * What the mock cannot show: it has no transactional isolation (a
+ * read_committed reader sees the records of aborted transactions), so the
+ * exactly-once tests count those copies and check that each shares its
+ * moment_id with a committed one, instead of asserting there are none.
+ */
+#include <check.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "engine_harness.h"
+
+/* ------------------------------------------------------------- helpers */
+
+/* Input topic "in" with @p partitions partitions of @p per events each,
+ * outputs "out" (2 partitions), "dlq", and the same pair for the
+ * error-free reference run ("ref.out", "ref.dlq"). */
+static mm_test_cluster_t *cluster_with_input(int partitions, int per, bool distinct) {
+    mm_test_cluster_t *c = mm_test_cluster_new(1);
+    mm_test_topic(c, "in", partitions);
+    mm_test_topic(c, "out", 2);
+    mm_test_topic(c, "dlq", 1);
+    mm_test_topic(c, "ref.out", 2);
+    mm_test_topic(c, "ref.dlq", 1);
+    for (int p = 0; p < partitions; p++)
+        mm_test_produce_events(c, "in", p, per, distinct);
+    return c;
+}
+
+/* The moments an error-free run gives for @p inputs. */
+static void reference_run(mm_test_cluster_t *c, const char *inputs, mm_test_records_t *out) {
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, inputs);
+    snprintf(conf.output_topic, sizeof(conf.output_topic), "ref.out");
+    snprintf(conf.dlq_topic, sizeof(conf.dlq_topic), "ref.dlq");
+    mm_test_engine_run(c, &conf, "ref", 20000);
+    mm_test_read_topic(c, "ref.out", out);
+    ck_assert_uint_gt(out->n, 0);
+}
+
+/* Sorted canonical moments of @p a and @p b are the same multiset. */
+static void assert_same_moments(const mm_test_records_t *a, const mm_test_records_t *b) {
+    char **sa, **sb;
+    size_t na = mm_test_canonical_sorted(a, &sa);
+    size_t nb = mm_test_canonical_sorted(b, &sb);
+    ck_assert_uint_eq(na, nb);
+    for (size_t i = 0; i < na; i++)
+        ck_assert_str_eq(sa[i], sb[i]);
+    mm_test_strings_free(sa, na);
+    mm_test_strings_free(sb, nb);
+}
+
+static void assert_committed_at_end(mm_test_cluster_t *c, const char *group,
+                                    const char *topic, int partitions) {
+    for (int p = 0; p < partitions; p++)
+        ck_assert_int_eq(mm_test_committed(c, group, topic, p), mm_test_end(c, topic, p));
+}
+
+static size_t broker_errors_left(mm_test_cluster_t *c, int16_t api) {
+    size_t cnt = 0;
+    ck_assert_int_eq(rd_kafka_mock_broker_error_stack_cnt(c->mc, 1, api, &cnt), 0);
+    return cnt;
+}
+
+/* Runs @p conf in group "g" to its end; @returns the exit code. */
+static int run(mm_test_cluster_t *c, const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+               mm_test_log_t *log, char *why, size_t why_size) {
+    mm_engine_t *e = mm_test_engine_start(conf, kafka, log, NULL);
+    int code = mm_test_engine_end(e, 25000, why, why_size);
+    mm_engine_destroy(e);
+    (void)c;
+    return code;
+}
+
+/* ------------------------------------------------------ produce errors */
+
+START_TEST(test_retriable_produce_errors_change_no_moment) {
+    mm_test_cluster_t *c = cluster_with_input(2, 30, false);
+    mm_test_records_t ref, out, dlq;
+    reference_run(c, "in:0-1", &ref);
+    /* The next Produce requests fail, as a leader change and a slow broker
+     * would make them: librdkafka retries; nothing may change. */
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         c->mc, 1, MM_TEST_API_PRODUCE, 6,
+                         RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 0,
+                         RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 0,
+                         RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 0,
+                         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 0,
+                         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 0,
+                         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 0),
+                     0);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0-1");
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+    ck_assert_uint_eq(broker_errors_left(c, MM_TEST_API_PRODUCE), 0); /* all were served */
+    mm_test_read_topic(c, "out", &out);
+    mm_test_read_topic(c, "dlq", &dlq);
+    assert_same_moments(&out, &ref);
+    ck_assert_uint_eq(dlq.n, 0);
+    assert_committed_at_end(c, "g", "in", 2);
+    mm_test_records_free(&ref);
+    mm_test_records_free(&out);
+    mm_test_records_free(&dlq);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+/* The refused moment of @p dlq (there must be exactly one): code, source
+ * headers, and its value is one of the reference's moments. */
+static void assert_one_refused_moment(const mm_test_records_t *dlq, const mm_test_records_t *ref,
+                                      const mm_test_records_t *out) {
+    ck_assert_uint_eq(dlq->n, 1);
+    const mm_test_record_t *d = &dlq->recs[0];
+    char buf[256];
+    ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), "output_refused");
+    ck_assert_ptr_nonnull(strstr(mm_test_header(d, "mm.error.reason", buf, sizeof(buf)),
+                                 "MSG_SIZE_TOO_LARGE"));
+    ck_assert_str_eq(mm_test_header(d, "mm.source.topic", buf, sizeof(buf)), "in");
+    int64_t offset = mm_test_source_int(d->value, "offset");
+    int64_t partition = mm_test_source_int(d->value, "partition");
+    ck_assert_int_eq(strtoll(mm_test_header(d, "mm.source.offset", buf, sizeof(buf)), NULL, 10),
+                     offset);
+    ck_assert_int_eq(
+        strtoll(mm_test_header(d, "mm.source.partition", buf, sizeof(buf)), NULL, 10),
+        partition);
+    /* The moment's key (its user_id) stays the dead letter's key. */
+    char user[128];
+    mm_test_json_str(d->value, "user_id", user, sizeof(user));
+    ck_assert_ptr_nonnull(d->key);
+    ck_assert_str_eq(d->key, user);
+    /* Outputs plus the refused one are exactly the error-free run's. */
+    mm_test_records_t all = {calloc(out->n + 1, sizeof(mm_test_record_t)), out->n + 1};
+    memcpy(all.recs, out->recs, out->n * sizeof(mm_test_record_t));
+    all.recs[out->n] = *d;
+    assert_same_moments(&all, ref);
+    free(all.recs);
+}
+
+START_TEST(test_refused_moment_is_dead_letter_and_stream_goes_on) {
+    mm_test_cluster_t *c = cluster_with_input(1, 12, true);
+    mm_test_records_t ref, out, dlq;
+    reference_run(c, "in:0", &ref);
+    ck_assert_uint_eq(ref.n, 12);
+    /* One moment per Produce request, and the first one the broker refuses
+     * for good, as it refuses a record over its message.max.bytes. */
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         c->mc, 1, MM_TEST_API_PRODUCE, 1,
+                         RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, 0),
+                     0);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0");
+    conf.workers = 1;
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(c, "g");
+    char errstr[256];
+    ck_assert_int_eq(rd_kafka_conf_set(kafka, "batch.num.messages", "1", errstr, sizeof(errstr)),
+                     RD_KAFKA_CONF_OK);
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, kafka, &log, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+    ck_assert_uint_eq(broker_errors_left(c, MM_TEST_API_PRODUCE), 0);
+    mm_test_read_topic(c, "out", &out);
+    mm_test_read_topic(c, "dlq", &dlq);
+    ck_assert_uint_eq(out.n, 11);
+    assert_one_refused_moment(&dlq, &ref, &out);
+    /* The log says what the broker answered. */
+    ck_assert(mm_test_log_has(&log, "refused a moment"));
+    ck_assert(mm_test_log_has(&log, "MSG_SIZE_TOO_LARGE"));
+    assert_committed_at_end(c, "g", "in", 1);
+    mm_test_records_free(&ref);
+    mm_test_records_free(&out);
+    mm_test_records_free(&dlq);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+/* A dead letter of @p dlq cut from @p original: the headers say so, the
+ * value is the original's beginning, shorter than @p max. */
+static void assert_cut(const mm_test_record_t *d, const char *original, size_t original_len,
+                       size_t max, const char *code, int64_t offset) {
+    char buf[256], num[32];
+    ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), code);
+    ck_assert_str_eq(mm_test_header(d, "mm.value.truncated", buf, sizeof(buf)), "true");
+    snprintf(num, sizeof(num), "%zu", original_len);
+    ck_assert_str_eq(mm_test_header(d, "mm.value.original.size", buf, sizeof(buf)), num);
+    ck_assert_str_eq(mm_test_header(d, "mm.source.topic", buf, sizeof(buf)), "in");
+    ck_assert_str_eq(mm_test_header(d, "mm.source.partition", buf, sizeof(buf)), "0");
+    snprintf(num, sizeof(num), "%" PRId64, offset);
+    ck_assert_str_eq(mm_test_header(d, "mm.source.offset", buf, sizeof(buf)), num);
+    ck_assert_ptr_nonnull(mm_test_header(d, "mm.error.reason", buf, sizeof(buf)));
+    ck_assert_uint_gt(d->len, 0);
+    ck_assert_uint_le(d->len, max);
+    ck_assert_int_eq(memcmp(d->value, original, d->len), 0);
+    ck_assert_ptr_nonnull(d->key);
+    ck_assert_str_eq(d->key, "poison");
+}
+
+START_TEST(test_dead_letter_over_message_max_bytes_arrives_cut) {
+    /* The poison pill of issue 14: a record under mm.max.record.bytes but
+     * over the producer's message.max.bytes, so its dead letter cannot be
+     * written whole. */
+    mm_test_cluster_t *c = mm_test_cluster_new(1);
+    mm_test_topic(c, "in", 1);
+    mm_test_topic(c, "out", 1);
+    mm_test_topic(c, "dlq", 1);
+    size_t big_len = 60000;
+    char *big = malloc(big_len);
+    memset(big, 'x', big_len);
+    mm_test_produce_events(c, "in", 0, 1, true);
+    mm_test_produce(c, "in", 0, "poison", big, big_len);
+    mm_test_flush(c);
+    mm_test_produce_events(c, "in", 0, 1, true);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0");
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(c, "g");
+    char errstr[256];
+    ck_assert_int_eq(
+        rd_kafka_conf_set(kafka, "message.max.bytes", "20000", errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK);
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, kafka, &log, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+    mm_test_records_t out, dlq;
+    mm_test_read_topic(c, "out", &out);
+    mm_test_read_topic(c, "dlq", &dlq);
+    ck_assert_uint_eq(out.n, 2); /* the records on either side */
+    ck_assert_uint_eq(dlq.n, 1);
+    assert_cut(&dlq.recs[0], big, big_len, 20000, "bad_json", 1);
+    assert_committed_at_end(c, "g", "in", 1);
+    free(big);
+    mm_test_records_free(&out);
+    mm_test_records_free(&dlq);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+START_TEST(test_dead_letter_the_broker_refuses_arrives_cut) {
+    /* The producer would take it; the broker says it is too large (its own
+     * limit is lower): the dead letter comes again at half the size. */
+    mm_test_cluster_t *c = mm_test_cluster_new(1);
+    mm_test_topic(c, "in", 1);
+    mm_test_topic(c, "out", 1);
+    mm_test_topic(c, "dlq", 1);
+    size_t bad_len = 3000;
+    char *bad = malloc(bad_len);
+    memset(bad, 'y', bad_len);
+    mm_test_produce(c, "in", 0, "poison", bad, bad_len);
+    mm_test_flush(c);
+    mm_test_produce_events(c, "in", 0, 3, true);
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         c->mc, 1, MM_TEST_API_PRODUCE, 1,
+                         RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, 0),
+                     0);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0");
+    conf.workers = 1;
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(c, "g");
+    char errstr[256];
+    ck_assert_int_eq(rd_kafka_conf_set(kafka, "batch.num.messages", "1", errstr, sizeof(errstr)),
+                     RD_KAFKA_CONF_OK);
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, kafka, &log, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+    ck_assert_uint_eq(broker_errors_left(c, MM_TEST_API_PRODUCE), 0);
+    mm_test_records_t out, dlq;
+    mm_test_read_topic(c, "out", &out);
+    mm_test_read_topic(c, "dlq", &dlq);
+    ck_assert_uint_eq(out.n, 3);
+    ck_assert_uint_eq(dlq.n, 1);
+    assert_cut(&dlq.recs[0], bad, bad_len, bad_len / 2, "bad_json", 0);
+    ck_assert_uint_eq(dlq.recs[0].len, bad_len / 2);
+    assert_committed_at_end(c, "g", "in", 1);
+    free(bad);
+    mm_test_records_free(&out);
+    mm_test_records_free(&dlq);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+/* ------------------------------------------------------- commit errors */
+
+START_TEST(test_retriable_commit_errors_still_commit_to_the_end) {
+    mm_test_cluster_t *c = cluster_with_input(2, 20, false);
+    /* The one commit of this run (the interval is longer than the run) is
+     * the synchronous one at the end: it fails three times, as a group
+     * coordinator in the middle of a rebalance answers, and is retried. */
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         c->mc, 1, MM_TEST_API_OFFSET_COMMIT, 3,
+                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 0,
+                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 0,
+                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 0),
+                     0);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0-1");
+    conf.commit_interval_ms = 3600000;
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+    ck_assert_uint_eq(broker_errors_left(c, MM_TEST_API_OFFSET_COMMIT), 0);
+    ck_assert_int_eq(mm_test_log_count(&log, "commit failed (attempt"), 3);
+    ck_assert(!mm_test_log_has(&log, "could not commit"));
+    mm_test_records_t out;
+    mm_test_read_topic(c, "out", &out);
+    ck_assert_uint_gt(out.n, 0);
+    assert_committed_at_end(c, "g", "in", 2);
+    mm_test_records_free(&out);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+START_TEST(test_periodic_commit_errors_are_repaired_by_the_next_commit) {
+    mm_test_cluster_t *c = cluster_with_input(2, 20, false);
+    /* Commits every 10 ms, the first four of them refused: whichever
+     * commits they hit (periodic or final), the offsets end at the end. */
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         c->mc, 1, MM_TEST_API_OFFSET_COMMIT, 4,
+                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 0,
+                         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 0,
+                         RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 0,
+                         RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, 0),
+                     0);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0-1");
+    conf.commit_interval_ms = 10;
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+    ck_assert_uint_eq(broker_errors_left(c, MM_TEST_API_OFFSET_COMMIT), 0);
+    ck_assert(!mm_test_log_has(&log, "could not commit"));
+    assert_committed_at_end(c, "g", "in", 2);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+START_TEST(test_permanent_commit_error_is_logged_and_offsets_stay_behind) {
+    mm_test_cluster_t *c = cluster_with_input(1, 10, false);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0");
+    conf.commit_interval_ms = 3600000;
+    mm_test_engine_run(c, &conf, "g", 20000);
+    ck_assert_int_eq(mm_test_committed(c, "g", "in", 0), 10);
+    /* Ten more records; every commit of the second run is refused. */
+    mm_test_produce_events(c, "in", 0, 10, false);
+    ck_assert_int_eq(rd_kafka_mock_broker_push_request_error_rtts(
+                         c->mc, 1, MM_TEST_API_OFFSET_COMMIT, 5,
+                         RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0,
+                         RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0,
+                         RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0,
+                         RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0,
+                         RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, 0),
+                     0);
+    mm_test_log_t log;
+    mm_test_log_init(&log, "g");
+    char why[512];
+    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
+    ck_assert_uint_eq(broker_errors_left(c, MM_TEST_API_OFFSET_COMMIT), 0);
+    /* The run says so, with the broker's words... */
+    ck_assert_msg(mm_test_log_has(&log, "could not commit"), "%s", log.text);
+    ck_assert(mm_test_log_has(&log, "Group authorization failed"));
+    /* ...its outputs were delivered, and the offsets did not move: the next
+     * run reads the ten records again, never fewer. */
+    mm_test_records_t out;
+    mm_test_read_topic(c, "out", &out);
+    ck_assert_uint_eq(out.n, 20);
+    ck_assert_int_eq(mm_test_committed(c, "g", "in", 0), 10);
+    fprintf(stderr, "permanent commit error: exit code %d (%s)\n", code, why);
+    mm_test_records_free(&out);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
+/* --------------------------------------------------------- exactly-once */
+
+/* What the engine says it committed, partition by partition. */
+typedef struct engine_offsets_s {
+    mm_engine_t *engine;
+    const char *topic;
+    int partitions;
+    int64_t ends[8];
+    int64_t committed[8];
+} engine_offsets_t;
+
+static void visit_committed(const mm_engine_partition_t *p, void *ctx) {
+    engine_offsets_t *eo = ctx;
+    if (strcmp(p->topic, eo->topic) == 0 && p->partition < eo->partitions)
+        eo->committed[p->partition] = p->committed;
+}
+
+static bool engine_committed_at_end(void *ctx) {
+    engine_offsets_t *eo = ctx;
+    for (int p = 0; p < eo->partitions; p++)
+        eo->committed[p] = -1;
+    mm_engine_partitions(eo->engine, visit_committed, eo);
+    for (int p = 0; p < eo->partitions; p++)
+        if (eo->committed[p] != eo->ends[p])
+            return false;
+    return true;
+}
+
+/*
+ * An exactly-once run over "in" (2 partitions, a subscription: the
+ * transactions need the group's generation) with @p api failing @p n times
+ * with @p err.
+ *
+ * The mock's TxnOffsetCommit answers without storing the offsets (librdkafka
+ * 2.0.2, rd_kafka_mock_handle_TxnOffsetCommit), so the group's committed
+ * offsets cannot show what the transactions committed. The engine's own
+ * partition table can: a partition's committed offset moves only after
+ * commit_transaction succeeded. The run goes until that reaches the end of
+ * every partition, then stops (exit 0).
+ */
+static void eos_run(mm_test_cluster_t *c, int16_t api, size_t n, rd_kafka_resp_err_t err,
+                    mm_test_log_t *log) {
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in");
+    conf.delivery = MM_DELIVERY_EXACTLY_ONCE;
+    conf.exit_on_eof = false;
+    /* A failing EndTxn is retried by librdkafka up to this bound. */
+    conf.shutdown_timeout_ms = 5000;
+    mm_test_inject(c, api, n, err);
+    engine_offsets_t eo = {.topic = "in", .partitions = 2};
+    for (int p = 0; p < eo.partitions; p++)
+        eo.ends[p] = mm_test_end(c, "in", p);
+    eo.engine = mm_test_engine_start(&conf, mm_test_kafka_conf(c, "g"), log, NULL);
+    bool done = mm_test_wait(engine_committed_at_end, &eo, 20000);
+    mm_engine_stop(eo.engine);
+    char why[512];
+    int code = mm_test_engine_end(eo.engine, 15000, why, sizeof(why));
+    mm_engine_destroy(eo.engine);
+    ck_assert_msg(done, "transactions committed up to %" PRId64 ", %" PRId64 " of %" PRId64
+                  ", %" PRId64 "\n%s", eo.committed[0], eo.committed[1], eo.ends[0], eo.ends[1],
+                  log->text);
+    ck_assert_msg(code == 0, "exit %d: %s", code, why);
+}
+
+/* Every reference moment is in @p out, and every moment of @p out is a
+ * reference moment (same id, same content): @returns the copies (records of
+ * aborted transactions, which the mock shows to every reader). */
+static size_t assert_every_moment_once_or_copied(const mm_test_records_t *out,
+                                                 const mm_test_records_t *ref) {
+    char **so, **sr;
+    size_t no = mm_test_canonical_sorted(out, &so);
+    size_t nr = mm_test_canonical_sorted(ref, &sr);
+    size_t i = 0, copies = 0;
+    for (size_t j = 0; j < nr; j++) {
+        ck_assert_msg(i < no && strcmp(so[i], sr[j]) == 0, "moment missing: %s", sr[j]);
+        for (i++; i < no && strcmp(so[i], sr[j]) == 0; i++)
+            copies++;
+    }
+    ck_assert_msg(i == no, "a moment no error-free run gives: %s", i < no ? so[i] : "");
+    mm_test_strings_free(so, no);
+    mm_test_strings_free(sr, nr);
+    return copies;
+}
+
+/* An abort is followed by a rewind of the worker's partitions. */
+static void assert_aborted_then_rewound(mm_test_log_t *log) {
+    long abort_at = mm_test_log_find(log, "transaction aborted", 0);
+    ck_assert_msg(abort_at >= 0, "no transaction was aborted:\n%s", log->text);
+    ck_assert_msg(mm_test_log_find(log, "rewound in [", abort_at) > abort_at, "%s", log->text);
+}
+
+static void eos_case(int16_t api, size_t n, rd_kafka_resp_err_t err, bool aborts) {
+    mm_test_cluster_t *c = cluster_with_input(2, 25, true);
+    mm_test_records_t ref, out, dlq;
+    reference_run(c, "in:0-1", &ref);
+    mm_test_log_t log;
+    mm_test_log_init(&log, "eos");
+    eos_run(c, api, n, err, &log);
+    mm_test_read_topic(c, "out", &out);
+    mm_test_read_topic(c, "dlq", &dlq);
+    size_t copies = assert_every_moment_once_or_copied(&out, &ref);
+    if (aborts) {
+        assert_aborted_then_rewound(&log);
+        fprintf(stderr, "%s x%zu: %zu moments, %zu copies from aborted transactions\n",
+                rd_kafka_err2name(err), n, ref.n, copies);
+    } else {
+        ck_assert_msg(!mm_test_log_has(&log, "transaction aborted"), "%s", log.text);
+        ck_assert_uint_eq(copies, 0);
+    }
+    ck_assert_uint_eq(dlq.n, 0);
+    mm_test_records_free(&ref);
+    mm_test_records_free(&out);
+    mm_test_records_free(&dlq);
+    mm_test_log_free(&log);
+    mm_test_cluster_destroy(c);
+}
+
+START_TEST(test_txn_offset_commit_retriable_errors_abort_nothing) {
+    eos_case(MM_TEST_API_TXN_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+             false);
+}
+END_TEST
+
+START_TEST(test_txn_offset_commit_abortable_error_aborts_and_rewinds) {
+    eos_case(MM_TEST_API_TXN_OFFSET_COMMIT, 1, RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED,
+             true);
+}
+END_TEST
+
+START_TEST(test_end_txn_retriable_errors_abort_nothing) {
+    eos_case(MM_TEST_API_END_TXN, 3, RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS, false);
+}
+END_TEST
+
+START_TEST(test_end_txn_abortable_error_aborts_and_rewinds) {
+    eos_case(MM_TEST_API_END_TXN, 1, RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID, true);
+}
+END_TEST
+
+static Suite *suite(void) {
+    Suite *s = suite_create("engine_delivery");
+    TCase *tp = tcase_create("engine_produce_errors");
+    tcase_add_test(tp, test_retriable_produce_errors_change_no_moment);
+    tcase_add_test(tp, test_refused_moment_is_dead_letter_and_stream_goes_on);
+    tcase_add_test(tp, test_dead_letter_over_message_max_bytes_arrives_cut);
+    tcase_add_test(tp, test_dead_letter_the_broker_refuses_arrives_cut);
+    suite_add_tcase(s, tp);
+
+    TCase *tc = tcase_create("engine_commit_errors");
+    tcase_add_test(tc, test_retriable_commit_errors_still_commit_to_the_end);
+    tcase_add_test(tc, test_periodic_commit_errors_are_repaired_by_the_next_commit);
+    tcase_add_test(tc, test_permanent_commit_error_is_logged_and_offsets_stay_behind);
+    suite_add_tcase(s, tc);
+
+    TCase *te = tcase_create("engine_exactly_once");
+    tcase_add_test(te, test_txn_offset_commit_retriable_errors_abort_nothing);
+    tcase_add_test(te, test_txn_offset_commit_abortable_error_aborts_and_rewinds);
+    tcase_add_test(te, test_end_txn_retriable_errors_abort_nothing);
+    tcase_add_test(te, test_end_txn_abortable_error_aborts_and_rewinds);
+    suite_add_tcase(s, te);
+    return s;
+}
+
+int main(void) {
+    return mm_check_run(suite());
+}
