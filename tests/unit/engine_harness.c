@@ -37,7 +37,9 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
 /* librdkafka's own lines: errors only, unless MM_TEST_VERBOSE asks for more
  * (injected failures make every client complain). */
 static void quiet(rd_kafka_conf_t *conf) {
-    set(conf, "log_level", getenv("MM_TEST_VERBOSE") ? "6" : "0");
+    set(conf, "log_level", getenv("MM_TEST_VERBOSE") ? "7" : "0");
+    if (getenv("MM_TEST_DEBUG"))
+        set(conf, "debug", getenv("MM_TEST_DEBUG"));
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, rd_kafka_conf_t *conf) {

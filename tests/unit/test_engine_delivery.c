@@ -12,9 +12,12 @@
  */
 #include <check.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_run.h"
 #include "engine_harness.h"
@@ -537,6 +540,251 @@ START_TEST(test_end_txn_abortable_error_aborts_and_rewinds) {
 }
 END_TEST
 
+/* ------------------------------------------------------------ rebalance */
+
+#define REB_PARTITIONS 4
+#define REB_SEEN_MAX 20000
+
+typedef struct seen_s seen_t;
+
+/* What one engine's workers wrote: (partition, offset) of each moment. */
+struct seen_s {
+    pthread_mutex_t lock;
+    size_t n;
+    int32_t partition[REB_SEEN_MAX];
+    int64_t offset[REB_SEEN_MAX];
+};
+
+static void on_moment(const mm_moment_t *m, const char *payload, size_t len, void *ctx) {
+    (void)payload;
+    (void)len;
+    seen_t *seen = ctx;
+    pthread_mutex_lock(&seen->lock);
+    if (seen->n < REB_SEEN_MAX) {
+        seen->partition[seen->n] = m->event->source.partition;
+        seen->offset[seen->n++] = m->event->source.offset;
+    }
+    pthread_mutex_unlock(&seen->lock);
+}
+
+/* Offsets [first, last] of @p partition that @p seen wrote, how many. */
+static size_t seen_range(seen_t *seen, int32_t partition, int64_t *first, int64_t *last) {
+    size_t n = 0;
+    *first = INT64_MAX;
+    *last = -1;
+    pthread_mutex_lock(&seen->lock);
+    for (size_t i = 0; i < seen->n; i++) {
+        if (seen->partition[i] != partition)
+            continue;
+        n++;
+        if (seen->offset[i] < *first)
+            *first = seen->offset[i];
+        if (seen->offset[i] > *last)
+            *last = seen->offset[i];
+    }
+    pthread_mutex_unlock(&seen->lock);
+    return n;
+}
+
+typedef struct feeder_s {
+    mm_test_cluster_t *c;
+    pthread_t thread;
+    _Atomic bool stop;
+} feeder_t;
+
+/* One event per partition every 20 ms: the stream is flowing whenever the
+ * group rebalances. */
+static void *feed_main(void *arg) {
+    feeder_t *f = arg;
+    while (!atomic_load(&f->stop)) {
+        for (int p = 0; p < REB_PARTITIONS; p++)
+            mm_test_produce_events(f->c, "in", p, 1, true);
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return NULL;
+}
+
+typedef struct two_s {
+    mm_engine_t *e1, *e2;
+    mm_test_cluster_t *c;
+    seen_t *seen1, *seen2;
+} two_t;
+
+static bool e1_has_all(void *ctx) {
+    two_t *t = ctx;
+    mm_engine_stats_t st;
+    mm_engine_stats(t->e1, &st);
+    return st.partitions == REB_PARTITIONS;
+}
+
+static bool e1_has_all_and_works(void *ctx) {
+    two_t *t = ctx;
+    mm_engine_stats_t st;
+    mm_engine_stats(t->e1, &st);
+    return st.partitions == REB_PARTITIONS && st.records_in > 0;
+}
+
+static bool shared_and_both_work(void *ctx) {
+    two_t *t = ctx;
+    mm_engine_stats_t s1, s2;
+    mm_engine_stats(t->e1, &s1);
+    mm_engine_stats(t->e2, &s2);
+    return s1.partitions > 0 && s2.partitions > 0 &&
+           s1.partitions + s2.partitions == REB_PARTITIONS && s2.records_in > 0;
+}
+
+static size_t seen_range(seen_t *seen, int32_t partition, int64_t *first, int64_t *last);
+
+/* Every record has its moment written, by one engine or the other (each
+ * record gives one moment). */
+static bool all_written(void *ctx) {
+    two_t *t = ctx;
+    for (int p = 0; p < REB_PARTITIONS; p++) {
+        int64_t f, l;
+        if (seen_range(t->seen1, p, &f, &l) + seen_range(t->seen2, p, &f, &l) <
+            (size_t)mm_test_end(t->c, "in", p))
+            return false;
+    }
+    return true;
+}
+
+START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
+    /* Two brokers: the outputs go to broker 2, which answers 100 ms late, so
+     * the first engine has outputs in flight when its partitions go; the
+     * input, the dead letters and the group stay on broker 1. */
+    mm_test_cluster_t *c = mm_test_cluster_new(2);
+    mm_test_topic(c, "in", REB_PARTITIONS);
+    mm_test_topic(c, "out", 2);
+    mm_test_topic(c, "dlq", 1);
+    mm_test_topic(c, "ref.out", 2);
+    mm_test_topic(c, "ref.dlq", 1);
+    for (int p = 0; p < REB_PARTITIONS; p++)
+        ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "in", p, 1), 0);
+    for (int p = 0; p < 2; p++)
+        ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "out", p, 2), 0);
+    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "dlq", 0, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_coordinator_set(c->mc, "group", "g", 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(c->mc, 2, 100), 0);
+    for (int p = 0; p < REB_PARTITIONS; p++)
+        mm_test_produce_events(c, "in", p, 50, true);
+
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in");
+    conf.exit_on_eof = false;
+    /*
+     * No periodic commit during the test: its offsets are committed when a
+     * partition is revoked and at stop. A periodic commit sent while the
+     * member's JoinGroup is pending waits behind it and reaches the mock
+     * with the old generation; the mock answers ILLEGAL_GENERATION, which
+     * librdkafka takes for a lost assignment (no commit before the revoke,
+     * the new owner reads again). A real broker answers such a commit
+     * REBALANCE_IN_PROGRESS (it checks the rebalance before the
+     * generation), which loses nothing.
+     */
+    conf.commit_interval_ms = 3600000;
+    static seen_t seen1, seen2;
+    pthread_mutex_init(&seen1.lock, NULL);
+    pthread_mutex_init(&seen2.lock, NULL);
+    mm_engine_hooks_t h1 = {.on_moment = on_moment, .moment_ctx = &seen1};
+    mm_engine_hooks_t h2 = {.on_moment = on_moment, .moment_ctx = &seen2};
+    mm_test_log_t log1, log2;
+    mm_test_log_init(&log1, "e1");
+    mm_test_log_init(&log2, "e2");
+    two_t t = {.c = c, .seen1 = &seen1, .seen2 = &seen2};
+    char errstr[256];
+    rd_kafka_conf_t *k1 = mm_test_kafka_conf(c, "g"), *k2 = mm_test_kafka_conf(c, "g");
+    /*
+     * Cooperative rebalancing: the partitions that move are revoked once the
+     * group is stable again, and their offsets committed then. With the
+     * eager protocol they are revoked while the group is joining, and the
+     * mock refuses every OffsetCommit in that state (REBALANCE_IN_PROGRESS;
+     * a real broker takes commits of the current generation while it
+     * prepares a rebalance), so the commit-before-revoke could not be shown.
+     * The mock waits session.timeout.ms - 1 s for members to rejoin, and a
+     * member learns of a rebalance at its next heartbeat: both short.
+     */
+    rd_kafka_conf_t *ks[] = {k1, k2};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(rd_kafka_conf_set(ks[i], "partition.assignment.strategy",
+                                           "cooperative-sticky", errstr, sizeof(errstr)),
+                         0);
+        ck_assert_int_eq(
+            rd_kafka_conf_set(ks[i], "session.timeout.ms", "3500", errstr, sizeof(errstr)), 0);
+        ck_assert_int_eq(
+            rd_kafka_conf_set(ks[i], "heartbeat.interval.ms", "100", errstr, sizeof(errstr)), 0);
+    }
+
+    t.e1 = mm_test_engine_start(&conf, k1, &log1, &h1);
+    feeder_t feeder = {.c = c};
+    pthread_create(&feeder.thread, NULL, feed_main, &feeder);
+    ck_assert_msg(mm_test_wait(e1_has_all_and_works, &t, 15000), "%s", log1.text);
+    t.e2 = mm_test_engine_start(&conf, k2, &log2, &h2);
+    bool shared = mm_test_wait(shared_and_both_work, &t, 20000);
+    atomic_store(&feeder.stop, true);
+    pthread_join(feeder.thread, NULL);
+    ck_assert_msg(shared, "e1:\n%s\ne2:\n%s", log1.text, log2.text);
+    /* Every record processed, by one owner or the other; the stop commits
+     * what each engine holds. */
+    bool written = mm_test_wait(all_written, &t, 20000);
+    /* The second engine stops first and commits; its leaving rebalances the
+     * group (the mock refuses commits meanwhile), so the first one stops
+     * once it holds every partition again. */
+    mm_engine_stop(t.e2);
+    char why[512];
+    int code2 = mm_test_engine_end(t.e2, 15000, why, sizeof(why));
+    ck_assert_msg(code2 == 0, "e2: %s", why);
+    bool regained = mm_test_wait(e1_has_all, &t, 15000);
+    mm_engine_stop(t.e1);
+    int code1 = mm_test_engine_end(t.e1, 15000, why, sizeof(why));
+    ck_assert_msg(code1 == 0, "e1: %s", why);
+    mm_engine_destroy(t.e1);
+    mm_engine_destroy(t.e2);
+    ck_assert_msg(regained, "%s", log1.text);
+    ck_assert_msg(written, "not every record was processed\ne1:\n%s\ne2:\n%s", log1.text,
+                  log2.text);
+    ck_assert(mm_test_log_has(&log1, "revoked in ["));
+    for (int i = 0; i < 2; i++) {
+        mm_test_log_t *lg = i ? &log2 : &log1;
+        ck_assert_msg(!mm_test_log_has(lg, "lost in [") && !mm_test_log_has(lg, "commit failed"),
+                      "%s", lg->text);
+    }
+    assert_committed_at_end(c, "g", "in", REB_PARTITIONS);
+
+    /* The mock serves one produced batch per partition per fetch: reading
+     * the outputs back at 100 ms a fetch would take seconds. */
+    ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(c->mc, 2, 0), 0);
+    /* Every record's moment, each once: what an error-free run gives. */
+    mm_test_records_t ref, out;
+    reference_run(c, "in:0-3", &ref);
+    mm_test_read_topic(c, "out", &out);
+    assert_same_moments(&out, &ref);
+
+    /* A partition that moved: the first owner wrote a prefix of it, up to
+     * what it committed when it gave the partition up; the new owner wrote
+     * the rest, from the next offset on. */
+    int moved = 0;
+    for (int p = 0; p < REB_PARTITIONS; p++) {
+        int64_t f1, l1, f2, l2;
+        size_t n1 = seen_range(&seen1, p, &f1, &l1);
+        size_t n2 = seen_range(&seen2, p, &f2, &l2);
+        ck_assert_uint_eq(n1 + n2, (size_t)mm_test_end(c, "in", p));
+        if (n1 && n2) {
+            moved++;
+            ck_assert_int_eq(f1, 0);
+            ck_assert_int_eq(l1 + 1, f2);
+            ck_assert_int_eq(l2 + 1, mm_test_end(c, "in", p));
+        }
+    }
+    ck_assert_int_ge(moved, 1);
+    mm_test_records_free(&ref);
+    mm_test_records_free(&out);
+    mm_test_log_free(&log1);
+    mm_test_log_free(&log2);
+    mm_test_cluster_destroy(c);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("engine_delivery");
     TCase *tp = tcase_create("engine_produce_errors");
@@ -558,6 +806,10 @@ static Suite *suite(void) {
     tcase_add_test(te, test_end_txn_retriable_errors_abort_nothing);
     tcase_add_test(te, test_end_txn_abortable_error_aborts_and_rewinds);
     suite_add_tcase(s, te);
+
+    TCase *tr = tcase_create("engine_rebalance");
+    tcase_add_test(tr, test_rebalance_mid_stream_loses_and_repeats_nothing);
+    suite_add_tcase(s, tr);
     return s;
 }
 
