@@ -455,8 +455,8 @@ rd_kafka_conf_t *mm_test_kafka_conf(mm_test_cluster_t *c, const char *group) {
     return conf;
 }
 
-mm_engine_t *mm_test_engine_start(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
-                                  mm_test_log_t *log, const mm_engine_hooks_t *hooks) {
+mm_engine_t *mm_test_engine_new(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                                mm_test_log_t *log, const mm_engine_hooks_t *hooks) {
     char errstr[512];
     mm_rules_conf_t rc;
     mm_rules_conf_defaults(&rc);
@@ -470,6 +470,12 @@ mm_engine_t *mm_test_engine_start(const mm_engine_conf_t *conf, rd_kafka_conf_t 
     mm_engine_t *e = mm_engine_new(conf, kafka, rules, &h, errstr, sizeof(errstr));
     rd_kafka_conf_destroy(kafka);
     ck_assert_msg(e != NULL, "%s", errstr);
+    return e;
+}
+
+mm_engine_t *mm_test_engine_start(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                                  mm_test_log_t *log, const mm_engine_hooks_t *hooks) {
+    mm_engine_t *e = mm_test_engine_new(conf, kafka, log, hooks);
     if (!mm_engine_start(e)) {
         char why[512];
         mm_engine_exit_code(e, why, sizeof(why));

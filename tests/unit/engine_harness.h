@@ -135,8 +135,12 @@ void mm_test_engine_conf(mm_engine_conf_t *conf, const char *inputs);
 /** @brief librdkafka properties for an engine on @p c in group @p group. */
 rd_kafka_conf_t *mm_test_kafka_conf(mm_test_cluster_t *c, const char *group);
 
-/** @brief A started engine with the installed lexicons; @p kafka is taken,
- * @p hooks may be NULL (the log hook is set to @p log). */
+/** @brief An engine with the installed lexicons, not started; @p kafka is
+ * taken, @p hooks may be NULL (the log hook is set to @p log). */
+mm_engine_t *mm_test_engine_new(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                                mm_test_log_t *log, const mm_engine_hooks_t *hooks);
+
+/** @brief mm_test_engine_new, started (fails the test when it does not). */
 mm_engine_t *mm_test_engine_start(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
                                   mm_test_log_t *log, const mm_engine_hooks_t *hooks);
 
