@@ -83,12 +83,17 @@ void mm_test_topic(mm_test_cluster_t *c, const char *name, int partitions) {
     ck_assert_msg(!err, "topic %s: %s", name, rd_kafka_err2str(err));
 }
 
-void mm_test_inject(mm_test_cluster_t *c, int16_t api, size_t cnt, rd_kafka_resp_err_t err) {
-    rd_kafka_resp_err_t errs[64];
-    ck_assert_uint_le(cnt, 64);
+void mm_test_inject(mm_test_cluster_t *c, int32_t broker, int16_t api, size_t cnt,
+                    rd_kafka_resp_err_t err) {
     for (size_t i = 0; i < cnt; i++)
-        errs[i] = err;
-    rd_kafka_mock_push_request_errors_array(c->mc, api, cnt, errs);
+        ck_assert_int_eq(
+            rd_kafka_mock_broker_push_request_error_rtts(c->mc, broker, api, 1, err, 0), 0);
+}
+
+size_t mm_test_errors_left(mm_test_cluster_t *c, int32_t broker, int16_t api) {
+    size_t cnt = 0;
+    ck_assert_int_eq(rd_kafka_mock_broker_error_stack_cnt(c->mc, broker, api, &cnt), 0);
+    return cnt;
 }
 
 void mm_test_produce(mm_test_cluster_t *c, const char *topic, int32_t partition,

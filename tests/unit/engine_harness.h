@@ -53,8 +53,12 @@ void mm_test_flush(mm_test_cluster_t *c);
 void mm_test_produce_events(mm_test_cluster_t *c, const char *topic, int32_t partition,
                             int n, bool distinct);
 
-/** @brief Queue @p cnt copies of @p err for the next requests of @p api. */
-void mm_test_inject(mm_test_cluster_t *c, int16_t api, size_t cnt, rd_kafka_resp_err_t err);
+/** @brief Queue @p cnt copies of @p err for the next requests of @p api
+ * that @p broker receives. */
+void mm_test_inject(mm_test_cluster_t *c, int32_t broker, int16_t api, size_t cnt,
+                    rd_kafka_resp_err_t err);
+/** @brief Errors queued at @p broker for @p api not served yet. */
+size_t mm_test_errors_left(mm_test_cluster_t *c, int32_t broker, int16_t api);
 
 /* ----------------------------------------------------------- read back */
 
