@@ -1,6 +1,8 @@
 /* The engine suites' mock cluster, readers and engine set-up (see the header). */
 #include "engine_harness.h"
 
+#include "app/config.h"
+
 #include <check.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -27,7 +29,7 @@ bool mm_test_wait(bool (*cond)(void *ctx), void *ctx, int timeout_ms) {
     }
 }
 
-static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
+void mm_test_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value) {
     char errstr[256];
     ck_assert_msg(rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) ==
                       RD_KAFKA_CONF_OK,
@@ -37,9 +39,9 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value) {
 /* librdkafka's own lines: errors only, unless MM_TEST_VERBOSE asks for more
  * (injected failures make every client complain). */
 static void quiet(rd_kafka_conf_t *conf) {
-    set(conf, "log_level", getenv("MM_TEST_VERBOSE") ? "7" : "0");
+    mm_test_kafka_set(conf, "log_level", getenv("MM_TEST_VERBOSE") ? "7" : "0");
     if (getenv("MM_TEST_DEBUG"))
-        set(conf, "debug", getenv("MM_TEST_DEBUG"));
+        mm_test_kafka_set(conf, "debug", getenv("MM_TEST_DEBUG"));
 }
 
 static rd_kafka_t *client(rd_kafka_type_t type, rd_kafka_conf_t *conf) {
@@ -62,9 +64,9 @@ mm_test_cluster_t *mm_test_cluster_new(int brokers) {
     snprintf(c->bootstraps, sizeof(c->bootstraps), "%s", rd_kafka_mock_cluster_bootstraps(c->mc));
     conf = rd_kafka_conf_new();
     quiet(conf);
-    set(conf, "bootstrap.servers", c->bootstraps);
+    mm_test_kafka_set(conf, "bootstrap.servers", c->bootstraps);
     /* The input's order within a partition is part of what is asserted. */
-    set(conf, "enable.idempotence", "true");
+    mm_test_kafka_set(conf, "enable.idempotence", "true");
     c->producer = client(RD_KAFKA_PRODUCER, conf);
     return c;
 }
@@ -169,11 +171,11 @@ static int partition_count(rd_kafka_t *rk, const char *topic) {
 static rd_kafka_t *reader(mm_test_cluster_t *c, const char *group) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     quiet(conf);
-    set(conf, "bootstrap.servers", c->bootstraps);
-    set(conf, "group.id", group);
-    set(conf, "enable.auto.commit", "false");
-    set(conf, "enable.partition.eof", "true");
-    set(conf, "auto.offset.reset", "earliest");
+    mm_test_kafka_set(conf, "bootstrap.servers", c->bootstraps);
+    mm_test_kafka_set(conf, "group.id", group);
+    mm_test_kafka_set(conf, "enable.auto.commit", "false");
+    mm_test_kafka_set(conf, "enable.partition.eof", "true");
+    mm_test_kafka_set(conf, "auto.offset.reset", "earliest");
     return client(RD_KAFKA_CONSUMER, conf);
 }
 
@@ -411,61 +413,57 @@ int mm_test_log_count(mm_test_log_t *log, const char *needle) {
 
 /* --------------------------------------------------------------- engine */
 
+/*
+ * The configuration `run` would have with nothing but these keys set: the
+ * key table's defaults (app/config.c, compiled into the engine suites) and
+ * its cross-key checks (mm_config_finish: message.max.bytes aligned with
+ * mm.max.record.bytes, mm.lateness.ms, ...).
+ */
+static void config_of(mm_config_t *cfg, const char *bootstrap, const char *group,
+                      const char *inputs) {
+    char errstr[512];
+    ck_assert(mm_config_init(cfg));
+    const char *kv[][2] = {
+        {"bootstrap.servers", bootstrap}, {"group.id", group}, {"mm.input.topics", inputs},
+        {"mm.output.topic", "out"},       {"mm.dlq.topic", "dlq"},
+    };
+    for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++)
+        ck_assert_msg(mm_config_set(cfg, kv[i][0], kv[i][1], errstr, sizeof(errstr)) ==
+                          MM_CONF_OK,
+                      "%s", errstr);
+    ck_assert_msg(mm_config_finish(cfg, errstr, sizeof(errstr)) == MM_CONF_OK, "%s", errstr);
+}
+
 void mm_test_engine_conf(mm_engine_conf_t *c, const char *inputs) {
-    /* The defaults of app/config.c's key table, key by key. */
-    memset(c, 0, sizeof(*c));
-    snprintf(c->input_topics, sizeof(c->input_topics), "%s", inputs);
-    snprintf(c->output_topic, sizeof(c->output_topic), "out");
-    snprintf(c->dlq_topic, sizeof(c->dlq_topic), "dlq");
-    c->txn_interval_ms = 1000;
-    c->txn_max_records = 10000;
-    c->delivery = MM_DELIVERY_AT_LEAST_ONCE;
-    c->input_format = MM_INPUT_AUTO;
-    c->output_format = MM_OUTPUT_JSON;
-    c->output_schema_id = -1;
-    c->registry_timeout_ms = 5000;
-    c->registry_retry_ms = 1000;
-    c->registry_negative_ttl_ms = 60000;
-    c->registry_wait_max_ms = 0;
-    c->schema_cache_max = 256;
-    c->commit_interval_ms = 1000;
-    c->shutdown_timeout_ms = 30000;
-    c->startup_timeout_ms = 30000;
-    c->inflight_per_partition = 65536;
-    c->workers = 2;
-    c->batch_records = 256;
-    mm_state_conf_defaults(&c->state);
-    c->state.max_users = 200000;
-    c->state.ttl_ms = 1800000;
-    c->state.seed = 0;
-    mm_decode_limits_defaults(&c->limits);
-    c->limits.max_record_bytes = 1048576;
-    c->limits.max_field_bytes = 8192;
-    c->limits.max_depth = 16;
+    mm_config_t cfg;
+    config_of(&cfg, "127.0.0.1:1", "g", inputs);
+    *c = cfg.engine;
     c->exit_on_eof = true;
+    mm_config_destroy(&cfg);
 }
 
 rd_kafka_conf_t *mm_test_kafka_conf(mm_test_cluster_t *c, const char *group) {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    mm_config_t cfg;
+    config_of(&cfg, c ? c->bootstraps : "127.0.0.1:1", group, "in");
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(cfg.kafka);
+    mm_config_destroy(&cfg);
     quiet(conf);
-    set(conf, "bootstrap.servers", c ? c->bootstraps : "127.0.0.1:1");
-    set(conf, "group.id", group);
-    /* app/config.c aligns it with mm.max.record.bytes (+ 64 KiB). */
-    set(conf, "message.max.bytes", "1114112");
     /* The mock holds a fetch at a partition's end this long (500 ms by
      * default), several times before a run sees the end of its input: a
      * shorter hold keeps the suites fast and changes nothing the engine
      * decides. */
-    set(conf, "fetch.wait.max.ms", "20");
+    mm_test_kafka_set(conf, "fetch.wait.max.ms", "20");
     return conf;
 }
 
 mm_engine_t *mm_test_engine_new(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
                                 mm_test_log_t *log, const mm_engine_hooks_t *hooks) {
     char errstr[512];
-    mm_rules_conf_t rc;
-    mm_rules_conf_defaults(&rc);
-    mm_rules_t *rules = mm_rules_load(MM_SOURCE_DIR "/lexicons", &rc, errstr, sizeof(errstr));
+    mm_config_t cfg;
+    ck_assert(mm_config_init(&cfg));
+    mm_rules_t *rules =
+        mm_rules_load(MM_SOURCE_DIR "/lexicons", &cfg.rules, errstr, sizeof(errstr));
+    mm_config_destroy(&cfg);
     ck_assert_msg(rules != NULL, "%s", errstr);
     mm_engine_hooks_t h = {0};
     if (hooks)
@@ -496,14 +494,61 @@ int mm_test_engine_end(mm_engine_t *e, int timeout_ms, char *why, size_t why_siz
     return mm_engine_exit_code(e, why, why_size);
 }
 
-void mm_test_engine_run(mm_test_cluster_t *c, const mm_engine_conf_t *conf,
-                        const char *group, int timeout_ms) {
-    mm_test_log_t log;
-    mm_test_log_init(&log, group);
-    mm_engine_t *e = mm_test_engine_start(conf, mm_test_kafka_conf(c, group), &log, NULL);
-    char why[512];
-    int code = mm_test_engine_end(e, timeout_ms, why, sizeof(why));
+int mm_test_engine_run(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                       mm_test_log_t *log, char *why, size_t why_size) {
+    mm_test_log_t own;
+    if (!log) {
+        mm_test_log_init(&own, "run");
+        log = &own;
+    }
+    mm_engine_t *e = mm_test_engine_start(conf, kafka, log, NULL);
+    int code = mm_test_engine_end(e, 25000, why, why_size);
     mm_engine_destroy(e);
-    mm_test_log_free(&log);
-    ck_assert_msg(code == 0, "run in group %s exited %d: %s", group, code, why);
+    if (log == &own)
+        mm_test_log_free(&own);
+    return code;
+}
+
+void mm_test_engine_run_ok(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                           mm_test_log_t *log) {
+    char why[512];
+    int code = mm_test_engine_run(conf, kafka, log, why, sizeof(why));
+    ck_assert_msg(code == 0, "the run exited %d: %s\n%s", code, why,
+                  log && log->text ? log->text : "");
+}
+
+/* ---------------------------------------------------------------- world */
+
+void mm_test_read_outputs(mm_test_world_t *w) {
+    mm_test_records_free(&w->out);
+    mm_test_records_free(&w->dlq);
+    mm_test_read_topic(w->c, "out", &w->out);
+    mm_test_read_topic(w->c, "dlq", &w->dlq);
+}
+
+void mm_test_world_free(mm_test_world_t *w) {
+    mm_test_records_free(&w->ref);
+    mm_test_records_free(&w->out);
+    mm_test_records_free(&w->dlq);
+    if (w->log.name)
+        mm_test_log_free(&w->log);
+    mm_test_cluster_destroy(w->c);
+    memset(w, 0, sizeof(*w));
+}
+
+void mm_test_assert_same_moments(const mm_test_records_t *a, const mm_test_records_t *b) {
+    char **sa, **sb;
+    size_t na = mm_test_canonical_sorted(a, &sa);
+    size_t nb = mm_test_canonical_sorted(b, &sb);
+    ck_assert_uint_eq(na, nb);
+    for (size_t i = 0; i < na; i++)
+        ck_assert_str_eq(sa[i], sb[i]);
+    mm_test_strings_free(sa, na);
+    mm_test_strings_free(sb, nb);
+}
+
+void mm_test_assert_committed_at_end(mm_test_cluster_t *c, const char *group, const char *topic,
+                                     int partitions) {
+    for (int p = 0; p < partitions; p++)
+        ck_assert_int_eq(mm_test_committed(c, group, topic, p), mm_test_end(c, topic, p));
 }

@@ -131,12 +131,14 @@ int mm_test_log_count(mm_test_log_t *log, const char *needle);
 long mm_test_log_find(mm_test_log_t *log, const char *needle, long from);
 
 /**
- * @brief app/config.c's defaults for every key of mm_engine_conf_t, with
- * @p inputs as mm.input.topics, outputs "out" and "dlq", and --exit-on-eof.
+ * @brief The engine's configuration as `run` makes it from app/config.c's
+ * key table with only @p inputs as mm.input.topics, outputs "out" and
+ * "dlq", and --exit-on-eof set.
  */
 void mm_test_engine_conf(mm_engine_conf_t *conf, const char *inputs);
 
-/** @brief librdkafka properties for an engine on @p c in group @p group. */
+/** @brief librdkafka properties for an engine on @p c (NULL: no broker,
+ * 127.0.0.1:1) in group @p group, as `run` makes them. */
 rd_kafka_conf_t *mm_test_kafka_conf(mm_test_cluster_t *c, const char *group);
 
 /** @brief An engine with the installed lexicons, not started; @p kafka is
@@ -152,9 +154,16 @@ mm_engine_t *mm_test_engine_start(const mm_engine_conf_t *conf, rd_kafka_conf_t 
  * does not. @returns its exit code (the reason in @p why). */
 int mm_test_engine_end(mm_engine_t *e, int timeout_ms, char *why, size_t why_size);
 
-/** @brief Run @p conf to its end on @p c in @p group (must exit 0). */
-void mm_test_engine_run(mm_test_cluster_t *c, const mm_engine_conf_t *conf,
-                        const char *group, int timeout_ms);
+/** @brief Run @p conf to its end (25 s at most); @p kafka is taken, @p log
+ * may be NULL. @returns the exit code, the reason in @p why. */
+int mm_test_engine_run(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                       mm_test_log_t *log, char *why, size_t why_size);
+/** @brief mm_test_engine_run, which must exit 0. */
+void mm_test_engine_run_ok(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
+                           mm_test_log_t *log);
+
+/** @brief Set a librdkafka property (fails the test when it cannot). */
+void mm_test_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value);
 
 /** @brief Poll @p cond every 10 ms for up to @p timeout_ms. */
 bool mm_test_wait(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
@@ -163,6 +172,26 @@ bool mm_test_wait(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
  * committed offset at its end. */
 bool mm_test_committed_at_end(mm_test_cluster_t *c, const char *group, const char *topic,
                               int partitions);
+/** @brief The same, asserted partition by partition. */
+void mm_test_assert_committed_at_end(mm_test_cluster_t *c, const char *group, const char *topic,
+                                     int partitions);
+
+/** @brief @p a and @p b hold the same moments (canonical forms, as
+ * multisets). */
+void mm_test_assert_same_moments(const mm_test_records_t *a, const mm_test_records_t *b);
+
+/** One test's cluster, the engine's log and what was read back: the
+ * error-free reference run's moments and the run's outputs. */
+typedef struct mm_test_world_s {
+    mm_test_cluster_t *c;
+    mm_test_log_t log;
+    mm_test_records_t ref, out, dlq;
+} mm_test_world_t;
+
+/** @brief Read "out" and "dlq" into @p w. */
+void mm_test_read_outputs(mm_test_world_t *w);
+/** @brief Free what @p w holds (any part may be empty). */
+void mm_test_world_free(mm_test_world_t *w);
 
 int64_t mm_test_now_ms(void);
 

@@ -2,13 +2,21 @@
  * The engine's delivery on librdkafka's mock cluster: produce errors,
  * commit errors, transaction errors and a rebalance in the middle of the
  * stream. Each test reads the outputs back with a plain consumer and the
- * group's committed offsets with rd_kafka_committed, and compares them with
- * an error-free run over the same input (moments without detected_ts).
+ * group's committed offsets with rd_kafka_committed, and compares the
+ * moments with an error-free run over the same input (every field but
+ * detected_ts). Errors are queued at a broker, so that each test can check
+ * that every one of them met a request.
  *
- * What the mock cannot show: it has no transactional isolation (a
- * read_committed reader sees the records of aborted transactions), so the
- * exactly-once tests count those copies and check that each shares its
- * moment_id with a committed one, instead of asserting there are none.
+ * What the mock cannot show, and what is asserted instead:
+ *  - it has no transactional isolation (a read_committed reader sees the
+ *    records of aborted transactions): the exactly-once tests count those
+ *    copies and check that each is a moment of the error-free run, same
+ *    moment_id and content;
+ *  - its TxnOffsetCommit does not store offsets: the exactly-once tests read
+ *    what the transactions committed from the engine's partition table;
+ *  - it refuses every OffsetCommit while a group is joining (a real broker
+ *    takes those of the current generation): the rebalance test uses the
+ *    cooperative protocol, whose revocations come after the join.
  */
 #include <check.h>
 #include <inttypes.h>
@@ -24,120 +32,88 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* Input topic "in" with @p partitions partitions of @p per events each,
- * outputs "out" (2 partitions), "dlq", and the same pair for the
- * error-free reference run ("ref.out", "ref.dlq"). */
-static mm_test_cluster_t *cluster_with_input(int partitions, int per, bool distinct) {
-    mm_test_cluster_t *c = mm_test_cluster_new(1);
-    mm_test_topic(c, "in", partitions);
-    mm_test_topic(c, "out", 2);
-    mm_test_topic(c, "dlq", 1);
-    mm_test_topic(c, "ref.out", 2);
-    mm_test_topic(c, "ref.dlq", 1);
-    for (int p = 0; p < partitions; p++)
-        mm_test_produce_events(c, "in", p, per, distinct);
-    return c;
+/* A cluster of @p brokers with input "in" (@p partitions partitions of @p per
+ * events each; with none, no client has asked for the topic yet, so its
+ * leaders can still be moved), outputs "out" (2 partitions) and "dlq", and
+ * the same pair for the error-free reference run ("ref.out", "ref.dlq"). */
+static void world_new(mm_test_world_t *w, int brokers, int partitions, int per, bool distinct) {
+    memset(w, 0, sizeof(*w));
+    w->c = mm_test_cluster_new(brokers);
+    static const char *const topics[] = {"out", "ref.out", "dlq", "ref.dlq"};
+    mm_test_topic(w->c, "in", partitions);
+    for (int i = 0; i < 4; i++)
+        mm_test_topic(w->c, topics[i], i < 2 ? 2 : 1);
+    for (int p = 0; p < partitions && per > 0; p++)
+        mm_test_produce_events(w->c, "in", p, per, distinct);
+    mm_test_log_init(&w->log, "g");
 }
 
-/* The moments an error-free run gives for @p inputs. */
-static void reference_run(mm_test_cluster_t *c, const char *inputs, mm_test_records_t *out) {
+/* The moments an error-free run gives for @p inputs, into w->ref. */
+static void reference_run(mm_test_world_t *w, const char *inputs) {
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, inputs);
     snprintf(conf.output_topic, sizeof(conf.output_topic), "ref.out");
     snprintf(conf.dlq_topic, sizeof(conf.dlq_topic), "ref.dlq");
-    mm_test_engine_run(c, &conf, "ref", 20000);
-    mm_test_read_topic(c, "ref.out", out);
-    ck_assert_uint_gt(out->n, 0);
+    mm_test_engine_run_ok(&conf, mm_test_kafka_conf(w->c, "ref"), NULL);
+    mm_test_read_topic(w->c, "ref.out", &w->ref);
+    ck_assert_uint_gt(w->ref.n, 0);
 }
 
-/* Sorted canonical moments of @p a and @p b are the same multiset. */
-static void assert_same_moments(const mm_test_records_t *a, const mm_test_records_t *b) {
-    char **sa, **sb;
-    size_t na = mm_test_canonical_sorted(a, &sa);
-    size_t nb = mm_test_canonical_sorted(b, &sb);
-    ck_assert_uint_eq(na, nb);
-    for (size_t i = 0; i < na; i++)
-        ck_assert_str_eq(sa[i], sb[i]);
-    mm_test_strings_free(sa, na);
-    mm_test_strings_free(sb, nb);
-}
-
-static void assert_committed_at_end(mm_test_cluster_t *c, const char *group,
-                                    const char *topic, int partitions) {
-    for (int p = 0; p < partitions; p++)
-        ck_assert_int_eq(mm_test_committed(c, group, topic, p), mm_test_end(c, topic, p));
-}
-
-/* Runs @p conf in group "g" to its end; @returns the exit code. */
-static int run(mm_test_cluster_t *c, const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
-               mm_test_log_t *log, char *why, size_t why_size) {
-    mm_engine_t *e = mm_test_engine_start(conf, kafka, log, NULL);
-    int code = mm_test_engine_end(e, 25000, why, why_size);
-    mm_engine_destroy(e);
-    (void)c;
-    return code;
+/* Runs @p conf in group "g" to its end (exit 0) and reads the outputs. */
+static void run_ok(mm_test_world_t *w, const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka) {
+    mm_test_engine_run_ok(conf, kafka, &w->log);
+    mm_test_read_outputs(w);
 }
 
 /* ------------------------------------------------------ produce errors */
 
 START_TEST(test_retriable_produce_errors_change_no_moment) {
-    mm_test_cluster_t *c = cluster_with_input(2, 30, false);
-    mm_test_records_t ref, out, dlq;
-    reference_run(c, "in:0-1", &ref);
+    mm_test_world_t w;
+    world_new(&w, 1, 2, 30, false);
+    reference_run(&w, "in:0-1");
     /* The next Produce requests fail, as a leader change and a slow broker
      * would make them: librdkafka retries; nothing may change. */
-    mm_test_inject(c, 1, MM_TEST_API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
-    mm_test_inject(c, 1, MM_TEST_API_PRODUCE, 3, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+    mm_test_inject(w.c, 1, MM_TEST_API_PRODUCE, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+    mm_test_inject(w.c, 1, MM_TEST_API_PRODUCE, 3, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in:0-1");
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    ck_assert_uint_eq(mm_test_errors_left(c, 1, MM_TEST_API_PRODUCE), 0); /* all were served */
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    assert_same_moments(&out, &ref);
-    ck_assert_uint_eq(dlq.n, 0);
-    assert_committed_at_end(c, "g", "in", 2);
-    mm_test_records_free(&ref);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    run_ok(&w, &conf, mm_test_kafka_conf(w.c, "g"));
+    ck_assert_uint_eq(mm_test_errors_left(w.c, 1, MM_TEST_API_PRODUCE), 0);
+    mm_test_assert_same_moments(&w.out, &w.ref);
+    ck_assert_uint_eq(w.dlq.n, 0);
+    mm_test_assert_committed_at_end(w.c, "g", "in", 2);
+    mm_test_world_free(&w);
 }
 END_TEST
 
-/* The refused moment of @p dlq (there must be exactly one): code, source
- * headers, and its value is one of the reference's moments. */
-static void assert_one_refused_moment(const mm_test_records_t *dlq, const mm_test_records_t *ref,
-                                      const mm_test_records_t *out, rd_kafka_resp_err_t err) {
-    ck_assert_uint_eq(dlq->n, 1);
-    const mm_test_record_t *d = &dlq->recs[0];
+/* The reference moment of the record @p d names (topic "in"). */
+static const mm_test_record_t *moment_of(const mm_test_world_t *w, const mm_test_record_t *d) {
+    char buf[64];
+    int64_t offset = strtoll(mm_test_header(d, "mm.source.offset", buf, sizeof(buf)), NULL, 10);
+    int64_t partition =
+        strtoll(mm_test_header(d, "mm.source.partition", buf, sizeof(buf)), NULL, 10);
+    ck_assert_str_eq(mm_test_header(d, "mm.source.topic", buf, sizeof(buf)), "in");
+    for (size_t j = 0; j < w->ref.n; j++)
+        if (mm_test_source_int(w->ref.recs[j].value, "offset") == offset &&
+            mm_test_source_int(w->ref.recs[j].value, "partition") == partition)
+            return &w->ref.recs[j];
+    ck_abort_msg("no moment of in [%" PRId64 "] offset %" PRId64, partition, offset);
+    return NULL;
+}
+
+/* @p d is the dead letter of a moment the destination refused with @p err:
+ * the moment's key, the record's coordinates, the broker's words. */
+static const mm_test_record_t *assert_refused_moment(const mm_test_world_t *w,
+                                                     const mm_test_record_t *d,
+                                                     rd_kafka_resp_err_t err) {
     char buf[256];
+    const mm_test_record_t *m = moment_of(w, d);
     ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), "output_refused");
     ck_assert_ptr_nonnull(strstr(mm_test_header(d, "mm.error.reason", buf, sizeof(buf)),
                                  rd_kafka_err2name(err)));
-    ck_assert_str_eq(mm_test_header(d, "mm.source.topic", buf, sizeof(buf)), "in");
-    int64_t offset = mm_test_source_int(d->value, "offset");
-    int64_t partition = mm_test_source_int(d->value, "partition");
-    ck_assert_int_eq(strtoll(mm_test_header(d, "mm.source.offset", buf, sizeof(buf)), NULL, 10),
-                     offset);
-    ck_assert_int_eq(
-        strtoll(mm_test_header(d, "mm.source.partition", buf, sizeof(buf)), NULL, 10),
-        partition);
-    /* The moment's key (its user_id) stays the dead letter's key. */
-    char user[128];
-    mm_test_json_str(d->value, "user_id", user, sizeof(user));
     ck_assert_ptr_nonnull(d->key);
-    ck_assert_str_eq(d->key, user);
-    /* Outputs plus the refused one are exactly the error-free run's. */
-    mm_test_records_t all = {calloc(out->n + 1, sizeof(mm_test_record_t)), out->n + 1};
-    memcpy(all.recs, out->recs, out->n * sizeof(mm_test_record_t));
-    all.recs[out->n] = *d;
-    assert_same_moments(&all, ref);
-    free(all.recs);
+    ck_assert_str_eq(d->key, m->key);
+    return m;
 }
 
 /* What a broker answers for a record it will never take. */
@@ -146,48 +122,44 @@ static const rd_kafka_resp_err_t refusals[] = {RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LA
 
 START_TEST(test_refused_moment_is_dead_letter_and_stream_goes_on) {
     rd_kafka_resp_err_t refusal = refusals[_i];
-    mm_test_cluster_t *c = cluster_with_input(1, 12, true);
-    mm_test_records_t ref, out, dlq;
-    reference_run(c, "in:0", &ref);
-    ck_assert_uint_eq(ref.n, 12);
+    mm_test_world_t w;
+    world_new(&w, 1, 1, 12, true);
+    reference_run(&w, "in:0");
+    ck_assert_uint_eq(w.ref.n, 12);
     /* One moment per Produce request, and the first one the broker refuses
      * for good. */
-    mm_test_inject(c, 1, MM_TEST_API_PRODUCE, 1, refusal);
+    mm_test_inject(w.c, 1, MM_TEST_API_PRODUCE, 1, refusal);
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in:0");
     conf.workers = 1;
-    rd_kafka_conf_t *kafka = mm_test_kafka_conf(c, "g");
-    char errstr[256];
-    ck_assert_int_eq(rd_kafka_conf_set(kafka, "batch.num.messages", "1", errstr, sizeof(errstr)),
-                     RD_KAFKA_CONF_OK);
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, kafka, &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    ck_assert_uint_eq(mm_test_errors_left(c, 1, MM_TEST_API_PRODUCE), 0);
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    ck_assert_uint_eq(out.n, 11);
-    assert_one_refused_moment(&dlq, &ref, &out, refusal);
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(w.c, "g");
+    mm_test_kafka_set(kafka, "batch.num.messages", "1");
+    run_ok(&w, &conf, kafka);
+    ck_assert_uint_eq(mm_test_errors_left(w.c, 1, MM_TEST_API_PRODUCE), 0);
+    ck_assert_uint_eq(w.out.n, 11);
+    ck_assert_uint_eq(w.dlq.n, 1);
+    assert_refused_moment(&w, &w.dlq.recs[0], refusal);
+    /* The outputs and the refused moment are exactly the error-free run's. */
+    mm_test_records_t all = {calloc(w.out.n + 1, sizeof(mm_test_record_t)), w.out.n + 1};
+    memcpy(all.recs, w.out.recs, w.out.n * sizeof(mm_test_record_t));
+    all.recs[w.out.n] = w.dlq.recs[0];
+    mm_test_assert_same_moments(&all, &w.ref);
+    free(all.recs);
     /* The log says what the broker answered. */
-    ck_assert(mm_test_log_has(&log, "refused a moment"));
-    ck_assert(mm_test_log_has(&log, rd_kafka_err2name(refusal)));
-    assert_committed_at_end(c, "g", "in", 1);
-    mm_test_records_free(&ref);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    ck_assert(mm_test_log_has(&w.log, "refused a moment"));
+    ck_assert(mm_test_log_has(&w.log, rd_kafka_err2name(refusal)));
+    mm_test_assert_committed_at_end(w.c, "g", "in", 1);
+    mm_test_world_free(&w);
 }
 END_TEST
 
 START_TEST(test_moment_over_message_max_bytes_is_dead_letter) {
     /* The producer itself refuses every moment (each, with its key, is
-     * larger than its message.max.bytes, librdkafka's smallest): each
-     * becomes a dead letter, cut to what fits beside its key and headers,
-     * and the stream goes on to its end. */
-    mm_test_cluster_t *c = cluster_with_input(1, 0, true);
+     * larger than message.max.bytes, librdkafka's smallest): each becomes a
+     * dead letter, cut to what fits beside its key and headers, and the
+     * stream goes on to its end. */
+    mm_test_world_t w;
+    world_new(&w, 1, 1, 0, true);
     for (int i = 0; i < 5; i++) {
         char user[512], json[1024];
         snprintf(user, sizeof(user), "user-%d-%0400d", i, i);
@@ -195,61 +167,42 @@ START_TEST(test_moment_over_message_max_bytes_is_dead_letter) {
                            "{\"user_id\":\"%s\",\"type\":\"query\",\"query\":\"how to bake "
                            "bread\",\"ts\":1763900000000}",
                            user);
-        mm_test_produce(c, "in", 0, user, json, (size_t)len);
+        mm_test_produce(w.c, "in", 0, user, json, (size_t)len);
     }
-    mm_test_flush(c);
-    mm_test_records_t ref, out, dlq;
-    reference_run(c, "in:0", &ref);
+    mm_test_flush(w.c);
+    reference_run(&w, "in:0");
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in:0");
-    rd_kafka_conf_t *kafka = mm_test_kafka_conf(c, "g");
-    char errstr[256];
-    ck_assert_int_eq(rd_kafka_conf_set(kafka, "message.max.bytes", "1000", errstr, sizeof(errstr)),
-                     RD_KAFKA_CONF_OK);
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, kafka, &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    ck_assert_uint_eq(out.n, 0);
-    ck_assert_uint_eq(dlq.n, ref.n);
-    for (size_t i = 0; i < dlq.n; i++) {
-        const mm_test_record_t *d = &dlq.recs[i], *m = NULL;
-        char buf[256], num[32];
-        int64_t offset = strtoll(mm_test_header(d, "mm.source.offset", buf, sizeof(buf)), NULL, 10);
-        for (size_t j = 0; j < ref.n && !m; j++)
-            if (mm_test_source_int(ref.recs[j].value, "offset") == offset)
-                m = &ref.recs[j];
-        ck_assert_ptr_nonnull(m); /* the moment of that record */
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(w.c, "g");
+    mm_test_kafka_set(kafka, "message.max.bytes", "1000");
+    run_ok(&w, &conf, kafka);
+    ck_assert_uint_eq(w.out.n, 0);
+    ck_assert_uint_eq(w.dlq.n, w.ref.n);
+    for (size_t i = 0; i < w.dlq.n; i++) {
+        const mm_test_record_t *d = &w.dlq.recs[i];
+        const mm_test_record_t *m = assert_refused_moment(&w, d, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+        char buf[64], num[32];
         ck_assert_uint_gt(m->len + m->key_len, 1000);
-        ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), "output_refused");
-        ck_assert_ptr_nonnull(strstr(mm_test_header(d, "mm.error.reason", buf, sizeof(buf)),
-                                     "MSG_SIZE_TOO_LARGE"));
         ck_assert_str_eq(mm_test_header(d, "mm.value.truncated", buf, sizeof(buf)), "true");
         snprintf(num, sizeof(num), "%zu", m->len);
         ck_assert_str_eq(mm_test_header(d, "mm.value.original.size", buf, sizeof(buf)), num);
-        ck_assert_str_eq(mm_test_header(d, "mm.source.topic", buf, sizeof(buf)), "in");
-        ck_assert_str_eq(d->key, m->key);
         ck_assert_uint_lt(d->len, m->len);
         ck_assert_int_eq(memcmp(d->value, m->value, d->len), 0);
     }
-    assert_committed_at_end(c, "g", "in", 1);
-    mm_test_records_free(&ref);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    mm_test_assert_committed_at_end(w.c, "g", "in", 1);
+    mm_test_world_free(&w);
 }
 END_TEST
 
-/* A dead letter of @p dlq cut from @p original: the headers say so, the
- * value is the original's beginning, shorter than @p max. */
-static void assert_cut(const mm_test_record_t *d, const char *original, size_t original_len,
-                       size_t max, const char *code, int64_t offset) {
+/* The one dead letter of @p w, of the record "poison" at @p offset, cut
+ * from @p original: the headers say so, the value is the original's
+ * beginning, at most @p max bytes. */
+static void assert_cut(const mm_test_world_t *w, const char *original, size_t original_len,
+                       size_t max, int64_t offset) {
+    ck_assert_uint_eq(w->dlq.n, 1);
+    const mm_test_record_t *d = &w->dlq.recs[0];
     char buf[256], num[32];
-    ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), code);
+    ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), "bad_json");
     ck_assert_str_eq(mm_test_header(d, "mm.value.truncated", buf, sizeof(buf)), "true");
     snprintf(num, sizeof(num), "%zu", original_len);
     ck_assert_str_eq(mm_test_header(d, "mm.value.original.size", buf, sizeof(buf)), num);
@@ -265,45 +218,37 @@ static void assert_cut(const mm_test_record_t *d, const char *original, size_t o
     ck_assert_str_eq(d->key, "poison");
 }
 
+/* Input "in" [0]: two events, a record of @p len bytes that is not JSON
+ * (key "poison"), two events. @returns the record (caller frees). */
+static char *poison_input(mm_test_world_t *w, size_t len) {
+    char *bad = malloc(len);
+    ck_assert_ptr_nonnull(bad);
+    memset(bad, 'x', len);
+    mm_test_produce_events(w->c, "in", 0, 2, true);
+    mm_test_produce(w->c, "in", 0, "poison", bad, len);
+    mm_test_flush(w->c);
+    mm_test_produce_events(w->c, "in", 0, 2, true);
+    return bad;
+}
+
 START_TEST(test_dead_letter_over_message_max_bytes_arrives_cut) {
     /* The poison pill of issue 14: a record under mm.max.record.bytes but
-     * over the producer's message.max.bytes, so its dead letter cannot be
-     * written whole. */
-    mm_test_cluster_t *c = mm_test_cluster_new(1);
-    mm_test_topic(c, "in", 1);
-    mm_test_topic(c, "out", 1);
-    mm_test_topic(c, "dlq", 1);
-    size_t big_len = 60000;
-    char *big = malloc(big_len);
-    memset(big, 'x', big_len);
-    mm_test_produce_events(c, "in", 0, 1, true);
-    mm_test_produce(c, "in", 0, "poison", big, big_len);
-    mm_test_flush(c);
-    mm_test_produce_events(c, "in", 0, 1, true);
+     * over the producer's message.max.bytes, so that its dead letter cannot
+     * be written whole. (`run` keeps the two consistent; a producer
+     * configured past that check must not stop the stream either.) */
+    mm_test_world_t w;
+    world_new(&w, 1, 1, 0, true);
+    char *big = poison_input(&w, 60000);
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in:0");
-    rd_kafka_conf_t *kafka = mm_test_kafka_conf(c, "g");
-    char errstr[256];
-    ck_assert_int_eq(
-        rd_kafka_conf_set(kafka, "message.max.bytes", "20000", errstr, sizeof(errstr)),
-        RD_KAFKA_CONF_OK);
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, kafka, &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    mm_test_records_t out, dlq;
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    ck_assert_uint_eq(out.n, 2); /* the records on either side */
-    ck_assert_uint_eq(dlq.n, 1);
-    assert_cut(&dlq.recs[0], big, big_len, 20000, "bad_json", 1);
-    assert_committed_at_end(c, "g", "in", 1);
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(w.c, "g");
+    mm_test_kafka_set(kafka, "message.max.bytes", "20000");
+    run_ok(&w, &conf, kafka);
+    ck_assert_uint_eq(w.out.n, 4); /* the records on either side */
+    assert_cut(&w, big, 60000, 20000, 2);
+    mm_test_assert_committed_at_end(w.c, "g", "in", 1);
     free(big);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    mm_test_world_free(&w);
 }
 END_TEST
 
@@ -312,128 +257,108 @@ START_TEST(test_dead_letter_the_broker_refuses_arrives_cut) {
      * limit is lower): the dead letter comes again at half the size. The
      * dead-letter topic has a broker of its own, so the refusal queued
      * there meets the dead letter and nothing else. */
-    mm_test_cluster_t *c = mm_test_cluster_new(2);
-    mm_test_topic(c, "in", 1);
-    mm_test_topic(c, "out", 1);
-    mm_test_topic(c, "dlq", 1);
-    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "in", 0, 1), 0);
-    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "out", 0, 1), 0);
-    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "dlq", 0, 2), 0);
-    size_t bad_len = 3000;
-    char *bad = malloc(bad_len);
-    memset(bad, 'y', bad_len);
-    mm_test_produce_events(c, "in", 0, 2, true);
-    mm_test_produce(c, "in", 0, "poison", bad, bad_len);
-    mm_test_flush(c);
-    mm_test_produce_events(c, "in", 0, 2, true);
-    mm_test_inject(c, 2, MM_TEST_API_PRODUCE, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    mm_test_world_t w;
+    world_new(&w, 2, 1, 0, true);
+    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(w.c->mc, "in", 0, 1), 0);
+    for (int p = 0; p < 2; p++)
+        ck_assert_int_eq(rd_kafka_mock_partition_set_leader(w.c->mc, "out", p, 1), 0);
+    ck_assert_int_eq(rd_kafka_mock_partition_set_leader(w.c->mc, "dlq", 0, 2), 0);
+    char *bad = poison_input(&w, 3000);
+    mm_test_inject(w.c, 2, MM_TEST_API_PRODUCE, 1, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in:0");
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    ck_assert_uint_eq(mm_test_errors_left(c, 2, MM_TEST_API_PRODUCE), 0);
-    mm_test_records_t out, dlq;
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    ck_assert_uint_eq(out.n, 4);
-    ck_assert_uint_eq(dlq.n, 1);
-    assert_cut(&dlq.recs[0], bad, bad_len, bad_len / 2, "bad_json", 2);
-    ck_assert_uint_eq(dlq.recs[0].len, bad_len / 2);
-    assert_committed_at_end(c, "g", "in", 1);
+    run_ok(&w, &conf, mm_test_kafka_conf(w.c, "g"));
+    ck_assert_uint_eq(mm_test_errors_left(w.c, 2, MM_TEST_API_PRODUCE), 0);
+    ck_assert_uint_eq(w.out.n, 4);
+    assert_cut(&w, bad, 3000, 1500, 2);
+    ck_assert_uint_eq(w.dlq.recs[0].len, 1500);
+    mm_test_assert_committed_at_end(w.c, "g", "in", 1);
     free(bad);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    mm_test_world_free(&w);
 }
 END_TEST
 
 /* ------------------------------------------------------- commit errors */
 
+/* @p n errors @p err for the requests of @p api. */
+typedef struct injection_s {
+    int16_t api;
+    size_t n;
+    rd_kafka_resp_err_t err;
+} injection_t;
+
+/* An at-least-once run over "in" [0, 1] (20 events each) committing every
+ * @p interval_ms, with the requests of @p inj failing at broker 1. */
+static void commit_run(mm_test_world_t *w, int64_t interval_ms, const injection_t *inj,
+                       size_t n_inj) {
+    world_new(w, 1, 2, 20, false);
+    for (size_t i = 0; i < n_inj; i++)
+        mm_test_inject(w->c, 1, inj[i].api, inj[i].n, inj[i].err);
+    mm_engine_conf_t conf;
+    mm_test_engine_conf(&conf, "in:0-1");
+    conf.commit_interval_ms = interval_ms;
+    run_ok(w, &conf, mm_test_kafka_conf(w->c, "g"));
+    ck_assert_uint_eq(mm_test_errors_left(w->c, 1, MM_TEST_API_OFFSET_COMMIT), 0);
+    ck_assert_msg(!mm_test_log_has(&w->log, "could not commit"), "%s", w->log.text);
+    ck_assert_uint_eq(w->out.n, 40);
+    mm_test_assert_committed_at_end(w->c, "g", "in", 2);
+}
+
 START_TEST(test_retriable_commit_errors_still_commit_to_the_end) {
-    mm_test_cluster_t *c = cluster_with_input(2, 20, false);
     /* The one commit of this run (the interval is longer than the run) is
      * the synchronous one at the end: it fails three times, as a group
      * coordinator in the middle of a rebalance answers, and is retried. */
-    mm_test_inject(c, 1, MM_TEST_API_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
-    mm_engine_conf_t conf;
-    mm_test_engine_conf(&conf, "in:0-1");
-    conf.commit_interval_ms = 3600000;
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    ck_assert_uint_eq(mm_test_errors_left(c, 1, MM_TEST_API_OFFSET_COMMIT), 0);
-    ck_assert_int_eq(mm_test_log_count(&log, "commit failed (attempt"), 3);
-    ck_assert(!mm_test_log_has(&log, "could not commit"));
-    mm_test_records_t out;
-    mm_test_read_topic(c, "out", &out);
-    ck_assert_uint_gt(out.n, 0);
-    assert_committed_at_end(c, "g", "in", 2);
-    mm_test_records_free(&out);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    static const injection_t inj[] = {
+        {MM_TEST_API_OFFSET_COMMIT, 3, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS},
+    };
+    mm_test_world_t w;
+    commit_run(&w, 3600000, inj, 1);
+    ck_assert_int_eq(mm_test_log_count(&w.log, "commit failed (attempt"), 3);
+    mm_test_world_free(&w);
 }
 END_TEST
 
 START_TEST(test_periodic_commit_errors_are_repaired_by_the_next_commit) {
-    mm_test_cluster_t *c = cluster_with_input(2, 20, false);
     /* Commits every 10 ms, the first four of them refused: whichever
      * commits they hit (periodic or final), the offsets end at the end. */
-    mm_test_inject(c, 1, MM_TEST_API_OFFSET_COMMIT, 2, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
-    mm_test_inject(c, 1, MM_TEST_API_OFFSET_COMMIT, 2, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
-    mm_engine_conf_t conf;
-    mm_test_engine_conf(&conf, "in:0-1");
-    conf.commit_interval_ms = 10;
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    char why[512];
-    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s", code, why);
-    ck_assert_uint_eq(mm_test_errors_left(c, 1, MM_TEST_API_OFFSET_COMMIT), 0);
-    ck_assert(!mm_test_log_has(&log, "could not commit"));
-    assert_committed_at_end(c, "g", "in", 2);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    static const injection_t inj[] = {
+        {MM_TEST_API_OFFSET_COMMIT, 2, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS},
+        {MM_TEST_API_OFFSET_COMMIT, 2, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT},
+    };
+    mm_test_world_t w;
+    commit_run(&w, 10, inj, 2);
+    mm_test_world_free(&w);
 }
 END_TEST
 
 START_TEST(test_permanent_commit_error_is_logged_and_offsets_stay_behind) {
-    mm_test_cluster_t *c = cluster_with_input(1, 10, false);
+    mm_test_world_t w;
+    world_new(&w, 1, 1, 10, false);
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in:0");
     conf.commit_interval_ms = 3600000;
-    mm_test_engine_run(c, &conf, "g", 20000);
-    ck_assert_int_eq(mm_test_committed(c, "g", "in", 0), 10);
+    mm_test_engine_run_ok(&conf, mm_test_kafka_conf(w.c, "g"), NULL);
+    ck_assert_int_eq(mm_test_committed(w.c, "g", "in", 0), 10);
     /* Ten more records; every commit of the second run is refused (more
      * errors queued than the run makes attempts). */
-    mm_test_produce_events(c, "in", 0, 10, false);
-    mm_test_inject(c, 1, MM_TEST_API_OFFSET_COMMIT, 30,
+    mm_test_produce_events(w.c, "in", 0, 10, false);
+    mm_test_inject(w.c, 1, MM_TEST_API_OFFSET_COMMIT, 30,
                    RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
     char why[512];
-    int code = run(c, &conf, mm_test_kafka_conf(c, "g"), &log, why, sizeof(why));
-    size_t left = mm_test_errors_left(c, 1, MM_TEST_API_OFFSET_COMMIT);
+    int code = mm_test_engine_run(&conf, mm_test_kafka_conf(w.c, "g"), &w.log, why, sizeof(why));
+    size_t left = mm_test_errors_left(w.c, 1, MM_TEST_API_OFFSET_COMMIT);
     ck_assert_uint_gt(left, 0);
     ck_assert_uint_lt(left, 30); /* the run did try */
     /* The run says so, with the broker's words... */
-    ck_assert_msg(mm_test_log_has(&log, "could not commit"), "%s", log.text);
-    ck_assert(mm_test_log_has(&log, "Group authorization failed"));
+    ck_assert_msg(mm_test_log_has(&w.log, "could not commit"), "%s", w.log.text);
+    ck_assert(mm_test_log_has(&w.log, "Group authorization failed"));
     /* ...its outputs were delivered, and the offsets did not move: the next
      * run reads the ten records again, never fewer. */
-    mm_test_records_t out;
-    mm_test_read_topic(c, "out", &out);
-    ck_assert_uint_eq(out.n, 20);
-    ck_assert_int_eq(mm_test_committed(c, "g", "in", 0), 10);
+    mm_test_read_outputs(&w);
+    ck_assert_uint_eq(w.out.n, 20);
+    ck_assert_int_eq(mm_test_committed(w.c, "g", "in", 0), 10);
     fprintf(stderr, "permanent commit error: exit code %d (%s)\n", code, why);
-    mm_test_records_free(&out);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    mm_test_world_free(&w);
 }
 END_TEST
 
@@ -465,13 +390,6 @@ static bool engine_committed_at_end(void *ctx) {
     return true;
 }
 
-/* @p n errors @p err for the requests of @p api. */
-typedef struct injection_s {
-    int16_t api;
-    size_t n;
-    rd_kafka_resp_err_t err;
-} injection_t;
-
 /*
  * An exactly-once run over "in" (2 partitions, a subscription: the
  * transactions need the group's generation) with the requests of @p inj
@@ -484,8 +402,7 @@ typedef struct injection_s {
  * commit_transaction succeeded. The run goes until that reaches the end of
  * every partition, then stops (exit 0).
  */
-static void eos_run(mm_test_cluster_t *c, const injection_t *inj, size_t n_inj,
-                    mm_test_log_t *log) {
+static void eos_run(mm_test_world_t *w, const injection_t *inj, size_t n_inj) {
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in");
     conf.delivery = MM_DELIVERY_EXACTLY_ONCE;
@@ -493,11 +410,11 @@ static void eos_run(mm_test_cluster_t *c, const injection_t *inj, size_t n_inj,
     /* A failing EndTxn is retried by librdkafka up to this bound. */
     conf.shutdown_timeout_ms = 5000;
     for (size_t i = 0; i < n_inj; i++)
-        mm_test_inject(c, 1, inj[i].api, inj[i].n, inj[i].err);
+        mm_test_inject(w->c, 1, inj[i].api, inj[i].n, inj[i].err);
     engine_offsets_t eo = {.topic = "in", .partitions = 2};
     for (int p = 0; p < eo.partitions; p++)
-        eo.ends[p] = mm_test_end(c, "in", p);
-    eo.engine = mm_test_engine_start(&conf, mm_test_kafka_conf(c, "g"), log, NULL);
+        eo.ends[p] = mm_test_end(w->c, "in", p);
+    eo.engine = mm_test_engine_start(&conf, mm_test_kafka_conf(w->c, "g"), &w->log, NULL);
     bool done = mm_test_wait(engine_committed_at_end, &eo, 20000);
     mm_engine_stop(eo.engine);
     char why[512];
@@ -505,10 +422,11 @@ static void eos_run(mm_test_cluster_t *c, const injection_t *inj, size_t n_inj,
     mm_engine_destroy(eo.engine);
     ck_assert_msg(done, "transactions committed up to %" PRId64 ", %" PRId64 " of %" PRId64
                   ", %" PRId64 "\n%s", eo.committed[0], eo.committed[1], eo.ends[0], eo.ends[1],
-                  log->text);
+                  w->log.text);
     ck_assert_msg(code == 0, "exit %d: %s", code, why);
     for (size_t i = 0; i < n_inj; i++) /* every error met a request */
-        ck_assert_uint_eq(mm_test_errors_left(c, 1, inj[i].api), 0);
+        ck_assert_uint_eq(mm_test_errors_left(w->c, 1, inj[i].api), 0);
+    mm_test_read_outputs(w);
 }
 
 /* Every reference moment is in @p out, and every moment of @p out is a
@@ -531,37 +449,26 @@ static size_t assert_every_moment_once_or_copied(const mm_test_records_t *out,
     return copies;
 }
 
-/* An abort is followed by a rewind of the worker's partitions. */
-static void assert_aborted_then_rewound(mm_test_log_t *log) {
-    long abort_at = mm_test_log_find(log, "transaction aborted", 0);
-    ck_assert_msg(abort_at >= 0, "no transaction was aborted:\n%s", log->text);
-    ck_assert_msg(mm_test_log_find(log, "rewound in [", abort_at) > abort_at, "%s", log->text);
-}
-
 static void eos_case(const injection_t *inj, size_t n_inj, bool aborts) {
-    mm_test_cluster_t *c = cluster_with_input(2, 25, true);
-    mm_test_records_t ref, out, dlq;
-    reference_run(c, "in:0-1", &ref);
-    mm_test_log_t log;
-    mm_test_log_init(&log, "eos");
-    eos_run(c, inj, n_inj, &log);
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    size_t copies = assert_every_moment_once_or_copied(&out, &ref);
+    mm_test_world_t w;
+    world_new(&w, 1, 2, 25, true);
+    reference_run(&w, "in:0-1");
+    eos_run(&w, inj, n_inj);
+    size_t copies = assert_every_moment_once_or_copied(&w.out, &w.ref);
     if (aborts) {
-        assert_aborted_then_rewound(&log);
+        /* An abort is followed by a rewind of the worker's partitions. */
+        long abort_at = mm_test_log_find(&w.log, "transaction aborted", 0);
+        ck_assert_msg(abort_at >= 0, "no transaction was aborted:\n%s", w.log.text);
+        ck_assert_msg(mm_test_log_find(&w.log, "rewound in [", abort_at) > abort_at, "%s",
+                      w.log.text);
         fprintf(stderr, "%s x%zu: %zu moments, %zu copies from aborted transactions\n",
-                rd_kafka_err2name(inj[0].err), inj[0].n, ref.n, copies);
+                rd_kafka_err2name(inj[0].err), inj[0].n, w.ref.n, copies);
     } else {
-        ck_assert_msg(!mm_test_log_has(&log, "transaction aborted"), "%s", log.text);
+        ck_assert_msg(!mm_test_log_has(&w.log, "transaction aborted"), "%s", w.log.text);
         ck_assert_uint_eq(copies, 0);
     }
-    ck_assert_uint_eq(dlq.n, 0);
-    mm_test_records_free(&ref);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    ck_assert_uint_eq(w.dlq.n, 0);
+    mm_test_world_free(&w);
 }
 
 START_TEST(test_txn_retriable_errors_abort_nothing) {
@@ -704,12 +611,9 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
     /* Two brokers: the outputs go to broker 2, which answers 100 ms late, so
      * the first engine has outputs in flight when its partitions go; the
      * input, the dead letters and the group stay on broker 1. */
-    mm_test_cluster_t *c = mm_test_cluster_new(2);
-    mm_test_topic(c, "in", REB_PARTITIONS);
-    mm_test_topic(c, "out", 2);
-    mm_test_topic(c, "dlq", 1);
-    mm_test_topic(c, "ref.out", 2);
-    mm_test_topic(c, "ref.dlq", 1);
+    mm_test_world_t w;
+    world_new(&w, 2, REB_PARTITIONS, 0, true);
+    mm_test_cluster_t *c = w.c;
     for (int p = 0; p < REB_PARTITIONS; p++)
         ck_assert_int_eq(rd_kafka_mock_partition_set_leader(c->mc, "in", p, 1), 0);
     for (int p = 0; p < 2; p++)
@@ -719,7 +623,6 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
     ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(c->mc, 2, 100), 0);
     for (int p = 0; p < REB_PARTITIONS; p++)
         mm_test_produce_events(c, "in", p, 50, true);
-
     mm_engine_conf_t conf;
     mm_test_engine_conf(&conf, "in");
     conf.exit_on_eof = false;
@@ -739,11 +642,9 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
     pthread_mutex_init(&seen2.lock, NULL);
     mm_engine_hooks_t h1 = {.on_moment = on_moment, .moment_ctx = &seen1};
     mm_engine_hooks_t h2 = {.on_moment = on_moment, .moment_ctx = &seen2};
-    mm_test_log_t log1, log2;
-    mm_test_log_init(&log1, "e1");
+    mm_test_log_t *log1 = &w.log, log2;
     mm_test_log_init(&log2, "e2");
     two_t t = {.c = c, .seen1 = &seen1, .seen2 = &seen2};
-    char errstr[256];
     rd_kafka_conf_t *k1 = mm_test_kafka_conf(c, "g"), *k2 = mm_test_kafka_conf(c, "g");
     /*
      * Cooperative rebalancing: the partitions that move are revoked once the
@@ -757,24 +658,20 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
      */
     rd_kafka_conf_t *ks[] = {k1, k2};
     for (int i = 0; i < 2; i++) {
-        ck_assert_int_eq(rd_kafka_conf_set(ks[i], "partition.assignment.strategy",
-                                           "cooperative-sticky", errstr, sizeof(errstr)),
-                         0);
-        ck_assert_int_eq(
-            rd_kafka_conf_set(ks[i], "session.timeout.ms", "3500", errstr, sizeof(errstr)), 0);
-        ck_assert_int_eq(
-            rd_kafka_conf_set(ks[i], "heartbeat.interval.ms", "100", errstr, sizeof(errstr)), 0);
+        mm_test_kafka_set(ks[i], "partition.assignment.strategy", "cooperative-sticky");
+        mm_test_kafka_set(ks[i], "session.timeout.ms", "3500");
+        mm_test_kafka_set(ks[i], "heartbeat.interval.ms", "100");
     }
 
-    t.e1 = mm_test_engine_start(&conf, k1, &log1, &h1);
+    t.e1 = mm_test_engine_start(&conf, k1, log1, &h1);
     feeder_t feeder = {.c = c};
     pthread_create(&feeder.thread, NULL, feed_main, &feeder);
-    ck_assert_msg(mm_test_wait(e1_has_all_and_works, &t, 15000), "%s", log1.text);
+    ck_assert_msg(mm_test_wait(e1_has_all_and_works, &t, 15000), "%s", log1->text);
     t.e2 = mm_test_engine_start(&conf, k2, &log2, &h2);
     bool shared = mm_test_wait(shared_and_both_work, &t, 20000);
     atomic_store(&feeder.stop, true);
     pthread_join(feeder.thread, NULL);
-    ck_assert_msg(shared, "e1:\n%s\ne2:\n%s", log1.text, log2.text);
+    ck_assert_msg(shared, "e1:\n%s\ne2:\n%s", log1->text, log2.text);
     /* Every record processed, by one owner or the other; the stop commits
      * what each engine holds. */
     bool written = mm_test_wait(all_written, &t, 20000);
@@ -791,25 +688,25 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
     ck_assert_msg(code1 == 0, "e1: %s", why);
     mm_engine_destroy(t.e1);
     mm_engine_destroy(t.e2);
-    ck_assert_msg(regained, "%s", log1.text);
-    ck_assert_msg(written, "not every record was processed\ne1:\n%s\ne2:\n%s", log1.text,
+    ck_assert_msg(regained, "%s", log1->text);
+    ck_assert_msg(written, "not every record was processed\ne1:\n%s\ne2:\n%s", log1->text,
                   log2.text);
-    ck_assert(mm_test_log_has(&log1, "revoked in ["));
+    ck_assert(mm_test_log_has(log1, "revoked in ["));
     for (int i = 0; i < 2; i++) {
-        mm_test_log_t *lg = i ? &log2 : &log1;
+        mm_test_log_t *lg = i ? &log2 : log1;
         ck_assert_msg(!mm_test_log_has(lg, "lost in [") && !mm_test_log_has(lg, "commit failed"),
                       "%s", lg->text);
     }
-    assert_committed_at_end(c, "g", "in", REB_PARTITIONS);
+    mm_test_assert_committed_at_end(c, "g", "in", REB_PARTITIONS);
 
     /* The mock serves one produced batch per partition per fetch: reading
      * the outputs back at 100 ms a fetch would take seconds. */
     ck_assert_int_eq(rd_kafka_mock_broker_set_rtt(c->mc, 2, 0), 0);
     /* Every record's moment, each once: what an error-free run gives. */
-    mm_test_records_t ref, out;
-    reference_run(c, "in:0-3", &ref);
-    mm_test_read_topic(c, "out", &out);
-    assert_same_moments(&out, &ref);
+    reference_run(&w, "in:0-3");
+    mm_test_read_outputs(&w);
+    mm_test_assert_same_moments(&w.out, &w.ref);
+    ck_assert_uint_eq(w.dlq.n, 0);
 
     /* A partition that moved: the first owner wrote a prefix of it, up to
      * what it committed when it gave the partition up; the new owner wrote
@@ -828,11 +725,8 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
         }
     }
     ck_assert_int_ge(moved, 1);
-    mm_test_records_free(&ref);
-    mm_test_records_free(&out);
-    mm_test_log_free(&log1);
     mm_test_log_free(&log2);
-    mm_test_cluster_destroy(c);
+    mm_test_world_free(&w);
 }
 END_TEST
 

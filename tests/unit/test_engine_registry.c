@@ -37,6 +37,9 @@
 #define AVRO_OFFSET 3 /* of the Avro record in "avro" [0] */
 #define AVRO_PARTITION_RECORDS 6
 #define JSON_PER_PARTITION 20
+/* In step with the JSON events around it (the harness's ts: one second per
+ * offset), so that no record is late behind it. */
+#define AVRO_TS ((int64_t)1763900000000 + AVRO_OFFSET * 1000)
 
 /* The producer's writer schema: fewer fields than schemas/event.avsc, in
  * another order, without unions (the decoder resolves it). */
@@ -237,7 +240,7 @@ static mm_test_cluster_t *registry_cluster(void) {
         mm_test_produce_events(c, "json", p, JSON_PER_PARTITION, true);
     mm_test_produce_events(c, "avro", 0, AVRO_OFFSET, true);
     unsigned char rec[256];
-    size_t n = avro_event(rec, "avro-user", "buy running shoes", (int64_t)1763900500000);
+    size_t n = avro_event(rec, "avro-user", "buy running shoes", AVRO_TS);
     mm_test_produce(c, "avro", 0, "avro-user", rec, n);
     mm_test_flush(c);
     mm_test_produce_events(c, "avro", 0, AVRO_PARTITION_RECORDS - AVRO_OFFSET - 1, true);
@@ -257,17 +260,55 @@ static void registry_conf(mm_engine_conf_t *conf, const registry_t *reg) {
 }
 
 /* The moments of an error-free run (a healthy registry of its own). */
-static void reference(mm_test_cluster_t *c, mm_test_records_t *ref) {
+static void reference(mm_test_world_t *w) {
     registry_t healthy;
     registry_init(&healthy, REG_OK, true);
     mm_engine_conf_t conf;
     registry_conf(&conf, &healthy);
     snprintf(conf.output_topic, sizeof(conf.output_topic), "ref.out");
     snprintf(conf.dlq_topic, sizeof(conf.dlq_topic), "ref.dlq");
-    mm_test_engine_run(c, &conf, "ref", 20000);
+    mm_test_engine_run_ok(&conf, mm_test_kafka_conf(w->c, "ref"), NULL);
     registry_down(&healthy);
-    mm_test_read_topic(c, "ref.out", ref);
-    ck_assert_uint_eq(ref->n, 2 * JSON_PER_PARTITION + AVRO_PARTITION_RECORDS);
+    mm_test_read_topic(w->c, "ref.out", &w->ref);
+    ck_assert_uint_eq(w->ref.n, 2 * JSON_PER_PARTITION + AVRO_PARTITION_RECORDS);
+}
+
+/* A test's world: the input, the reference moments, the registry (in
+ * @p mode; down when !up) and an engine started against it. */
+typedef struct reg_world_s {
+    mm_test_world_t w;
+    registry_t reg;
+    mm_engine_t *e;
+    int64_t started_ms;
+} reg_world_t;
+
+static void reg_world_start(reg_world_t *rw, reg_mode_t mode, bool up, int64_t wait_max_ms) {
+    memset(rw, 0, sizeof(*rw));
+    rw->w.c = registry_cluster();
+    reference(&rw->w);
+    registry_init(&rw->reg, mode, up);
+    mm_engine_conf_t conf;
+    registry_conf(&conf, &rw->reg);
+    conf.registry_wait_max_ms = wait_max_ms;
+    mm_test_log_init(&rw->w.log, "g");
+    rw->started_ms = mm_test_now_ms();
+    rw->e = mm_test_engine_start(&conf, mm_test_kafka_conf(rw->w.c, "g"), &rw->w.log, NULL);
+}
+
+/* The run ends by itself (exit 0), its outputs are read back. */
+static void reg_world_end(reg_world_t *rw) {
+    char why[512];
+    int code = mm_test_engine_end(rw->e, 10000, why, sizeof(why));
+    ck_assert_msg(code == 0, "exit %d: %s\n%s", code, why, rw->w.log.text);
+    mm_test_read_outputs(&rw->w);
+    ck_assert(mm_test_committed_at_end(rw->w.c, "g", "json", 2));
+    ck_assert_int_eq(mm_test_committed(rw->w.c, "g", "avro", 0), AVRO_PARTITION_RECORDS);
+}
+
+static void reg_world_free(reg_world_t *rw) {
+    mm_engine_destroy(rw->e);
+    registry_down(&rw->reg);
+    mm_test_world_free(&rw->w);
 }
 
 /* @p rs without the moments of the Avro record (and, when @p after, of
@@ -284,18 +325,6 @@ static void without_avro(const mm_test_records_t *rs, bool after, mm_test_record
         if (!skip)
             out->recs[out->n++] = *r;
     }
-}
-
-/* Same canonical moments, as multisets. */
-static void assert_same_moments(const mm_test_records_t *a, const mm_test_records_t *b) {
-    char **sa, **sb;
-    size_t na = mm_test_canonical_sorted(a, &sa);
-    size_t nb = mm_test_canonical_sorted(b, &sb);
-    ck_assert_uint_eq(na, nb);
-    for (size_t i = 0; i < na; i++)
-        ck_assert_str_eq(sa[i], sb[i]);
-    mm_test_strings_free(sa, na);
-    mm_test_strings_free(sb, nb);
 }
 
 /* ------------------------------------------------------------ the waiting */
@@ -350,7 +379,7 @@ static void assert_waits_alone(mm_test_cluster_t *c, mm_engine_t *e, mm_test_log
     mm_test_records_t out, expected;
     mm_test_read_topic(c, "out", &out);
     without_avro(ref, true, &expected);
-    assert_same_moments(&out, &expected);
+    mm_test_assert_same_moments(&out, &expected);
     free(expected.recs);
     mm_test_records_free(&out);
     char line[128];
@@ -360,24 +389,14 @@ static void assert_waits_alone(mm_test_cluster_t *c, mm_engine_t *e, mm_test_log
 }
 
 /* Once the registry answers: the run drains with every moment. */
-static void assert_drains_whole(mm_test_cluster_t *c, mm_engine_t *e, mm_test_log_t *log,
-                                const mm_test_records_t *ref) {
-    char why[512];
-    int code = mm_test_engine_end(e, 10000, why, sizeof(why));
-    ck_assert_msg(code == 0, "exit %d: %s\n%s", code, why, log->text);
+static void assert_drains_whole(reg_world_t *rw) {
+    reg_world_end(rw);
     mm_engine_stats_t st;
-    mm_engine_stats(e, &st);
+    mm_engine_stats(rw->e, &st);
     ck_assert_uint_eq(st.partitions_waiting, 0);
-    ck_assert(mm_test_log_has(log, "stops waiting for the schema registry"));
-    mm_test_records_t out, dlq;
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    assert_same_moments(&out, ref);
-    ck_assert_uint_eq(dlq.n, 0);
-    ck_assert(mm_test_committed_at_end(c, "g", "json", 2));
-    ck_assert_int_eq(mm_test_committed(c, "g", "avro", 0), AVRO_PARTITION_RECORDS);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
+    ck_assert(mm_test_log_has(&rw->w.log, "stops waiting for the schema registry"));
+    mm_test_assert_same_moments(&rw->w.out, &rw->w.ref);
+    ck_assert_uint_eq(rw->w.dlq.n, 0);
 }
 
 static bool asked_thrice(void *ctx) {
@@ -388,34 +407,22 @@ static bool asked_thrice(void *ctx) {
 /* The registry starts in @p mode (down when !up) and turns healthy once the
  * JSON partitions are done. */
 static void outage_then_recovery(reg_mode_t mode, bool up) {
-    mm_test_cluster_t *c = registry_cluster();
-    mm_test_records_t ref;
-    reference(c, &ref);
-    registry_t reg;
-    registry_init(&reg, mode, up);
-    mm_engine_conf_t conf;
-    registry_conf(&conf, &reg);
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    mm_engine_t *e = mm_test_engine_start(&conf, mm_test_kafka_conf(c, "g"), &log, NULL);
-    assert_waits_alone(c, e, &log, &ref);
+    reg_world_t rw;
+    reg_world_start(&rw, mode, up, 0);
+    assert_waits_alone(rw.w.c, rw.e, &rw.w.log, &rw.w.ref);
     if (up) {
         /* The registry is asked again (after a backoff) and the partition
          * keeps waiting meanwhile. */
-        ck_assert_msg(mm_test_wait(asked_thrice, &reg, 5000), "%d requests",
-                      atomic_load(&reg.requests));
-        waiting_t w = {c, e};
+        ck_assert_msg(mm_test_wait(asked_thrice, &rw.reg, 5000), "%d requests",
+                      atomic_load(&rw.reg.requests));
+        waiting_t w = {rw.w.c, rw.e};
         ck_assert(only_avro_waits(&w));
     }
-    atomic_store(&reg.mode, REG_OK);
+    atomic_store(&rw.reg.mode, REG_OK);
     if (!up)
-        registry_up(&reg);
-    assert_drains_whole(c, e, &log, &ref);
-    mm_engine_destroy(e);
-    registry_down(&reg);
-    mm_test_records_free(&ref);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+        registry_up(&rw.reg);
+    assert_drains_whole(&rw);
+    reg_world_free(&rw);
 }
 
 START_TEST(test_registry_down_parks_only_its_partition) {
@@ -439,49 +446,27 @@ END_TEST
  * every other moment delivered. */
 static void dead_letter_case(reg_mode_t mode, bool up, int64_t wait_max_ms, const char *code,
                              int64_t max_run_ms) {
-    mm_test_cluster_t *c = registry_cluster();
-    mm_test_records_t ref;
-    reference(c, &ref);
-    registry_t reg;
-    registry_init(&reg, mode, up);
-    mm_engine_conf_t conf;
-    registry_conf(&conf, &reg);
-    conf.registry_wait_max_ms = wait_max_ms;
-    mm_test_log_t log;
-    mm_test_log_init(&log, "g");
-    int64_t t0 = mm_test_now_ms();
-    mm_engine_t *e = mm_test_engine_start(&conf, mm_test_kafka_conf(c, "g"), &log, NULL);
-    char why[512];
-    int rc = mm_test_engine_end(e, 10000, why, sizeof(why));
-    int64_t took = mm_test_now_ms() - t0;
-    mm_engine_destroy(e);
-    ck_assert_msg(rc == 0, "exit %d: %s\n%s", rc, why, log.text);
+    reg_world_t rw;
+    reg_world_start(&rw, mode, up, wait_max_ms);
+    reg_world_end(&rw);
+    int64_t took = mm_test_now_ms() - rw.started_ms;
     ck_assert_msg(took <= max_run_ms, "the run took %" PRId64 " ms", took);
-    mm_test_records_t out, dlq, expected;
-    mm_test_read_topic(c, "out", &out);
-    mm_test_read_topic(c, "dlq", &dlq);
-    without_avro(&ref, false, &expected);
-    assert_same_moments(&out, &expected);
-    ck_assert_uint_eq(dlq.n, 1);
+    mm_test_records_t expected;
+    without_avro(&rw.w.ref, false, &expected);
+    mm_test_assert_same_moments(&rw.w.out, &expected);
+    free(expected.recs);
+    ck_assert_uint_eq(rw.w.dlq.n, 1);
     char buf[512], num[16];
-    const mm_test_record_t *d = &dlq.recs[0];
+    const mm_test_record_t *d = &rw.w.dlq.recs[0];
     ck_assert_str_eq(mm_test_header(d, "mm.error.code", buf, sizeof(buf)), code);
     ck_assert_str_eq(mm_test_header(d, "mm.source.topic", buf, sizeof(buf)), "avro");
     snprintf(num, sizeof(num), "%d", AVRO_OFFSET);
     ck_assert_str_eq(mm_test_header(d, "mm.source.offset", buf, sizeof(buf)), num);
     unsigned char rec[256];
-    size_t n = avro_event(rec, "avro-user", "buy running shoes", (int64_t)1763900500000);
+    size_t n = avro_event(rec, "avro-user", "buy running shoes", AVRO_TS);
     ck_assert_uint_eq(d->len, n); /* the record, unchanged */
     ck_assert_int_eq(memcmp(d->value, rec, n), 0);
-    ck_assert(mm_test_committed_at_end(c, "g", "json", 2));
-    ck_assert_int_eq(mm_test_committed(c, "g", "avro", 0), AVRO_PARTITION_RECORDS);
-    free(expected.recs);
-    mm_test_records_free(&out);
-    mm_test_records_free(&dlq);
-    mm_test_records_free(&ref);
-    registry_down(&reg);
-    mm_test_log_free(&log);
-    mm_test_cluster_destroy(c);
+    reg_world_free(&rw);
 }
 
 START_TEST(test_wait_bound_turns_the_waiting_record_into_a_dead_letter) {
