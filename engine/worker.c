@@ -95,12 +95,27 @@ bool mm__worker_drain(mm__worker_t *w, mm__task_t *task) {
     }
 }
 
+/*
+ * A seek is local to the consumer and may be asked again. librdkafka before
+ * 2.1.0 (Debian 12 has 2.0.2) reads rd_kafka_seek_partitions' timeout as
+ * microseconds (librdkafka #4230): mm.shutdown.timeout.ms is a thousandth of
+ * itself there, 30 ms by default, which a busy machine exceeds. A seek that
+ * timed out is asked again until our own bound has passed.
+ */
 static void seek_to(mm__worker_t *w, mm__task_t *task, int64_t offset) {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(list, task->topic, task->partition)->offset = offset;
-    rd_kafka_error_t *error = rd_kafka_seek_partitions(mm__engine_consumer(w->engine), list,
-                                                       (int)w->conf->shutdown_timeout_ms);
-    rd_kafka_topic_partition_list_destroy(list);
+    int64_t deadline = mm_now_ms() + w->conf->shutdown_timeout_ms;
+    rd_kafka_error_t *error;
+    for (;;) {
+        rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, task->topic, task->partition)->offset = offset;
+        error = rd_kafka_seek_partitions(mm__engine_consumer(w->engine), list,
+                                         (int)w->conf->shutdown_timeout_ms);
+        rd_kafka_topic_partition_list_destroy(list);
+        if (!error || rd_kafka_error_code(error) != RD_KAFKA_RESP_ERR__TIMED_OUT ||
+            mm_now_ms() >= deadline)
+            break;
+        rd_kafka_error_destroy(error);
+    }
     if (error) {
         mm__worker_fail(w, "cannot seek %s [%" PRId32 "] to offset %" PRId64 ": %s",
                         task->topic, task->partition, offset, rd_kafka_error_string(error));
