@@ -282,7 +282,11 @@ typedef struct reg_world_s {
     int64_t started_ms;
 } reg_world_t;
 
-static void reg_world_start(reg_world_t *rw, reg_mode_t mode, bool up, int64_t wait_max_ms) {
+typedef struct stall_s stall_t;
+static void stall_install(rd_kafka_conf_t *conf, stall_t *stall);
+
+static void reg_world_start(reg_world_t *rw, reg_mode_t mode, bool up, int64_t wait_max_ms,
+                            stall_t *stall) {
     memset(rw, 0, sizeof(*rw));
     rw->w.c = registry_cluster();
     reference(&rw->w);
@@ -291,8 +295,11 @@ static void reg_world_start(reg_world_t *rw, reg_mode_t mode, bool up, int64_t w
     registry_conf(&conf, &rw->reg);
     conf.registry_wait_max_ms = wait_max_ms;
     mm_test_log_init(&rw->w.log, "g");
+    rd_kafka_conf_t *kafka = mm_test_kafka_conf(rw->w.c, "g");
+    if (stall)
+        stall_install(kafka, stall);
     rw->started_ms = mm_test_now_ms();
-    rw->e = mm_test_engine_start(&conf, mm_test_kafka_conf(rw->w.c, "g"), &rw->w.log, NULL);
+    rw->e = mm_test_engine_start(&conf, kafka, &rw->w.log, NULL);
 }
 
 /* The run ends by itself (exit 0), its outputs are read back. */
@@ -408,7 +415,7 @@ static bool asked_thrice(void *ctx) {
  * JSON partitions are done. */
 static void outage_then_recovery(reg_mode_t mode, bool up) {
     reg_world_t rw;
-    reg_world_start(&rw, mode, up, 0);
+    reg_world_start(&rw, mode, up, 0, NULL);
     assert_waits_alone(rw.w.c, rw.e, &rw.w.log, &rw.w.ref);
     if (up) {
         /* The registry is asked again (after a backoff) and the partition
@@ -447,7 +454,7 @@ END_TEST
 static void dead_letter_case(reg_mode_t mode, bool up, int64_t wait_max_ms, const char *code,
                              int64_t max_run_ms) {
     reg_world_t rw;
-    reg_world_start(&rw, mode, up, wait_max_ms);
+    reg_world_start(&rw, mode, up, wait_max_ms, NULL);
     reg_world_end(&rw);
     int64_t took = mm_test_now_ms() - rw.started_ms;
     ck_assert_msg(took <= max_run_ms, "the run took %" PRId64 " ms", took);
@@ -481,11 +488,99 @@ START_TEST(test_unknown_schema_id_is_a_dead_letter_at_once) {
 }
 END_TEST
 
+/* ------------------------------------------------------- a slow seek */
+
+/*
+ * A stalled consumer: while `on` is set, the engine's consumer holds the
+ * answer to each of its offset commits in librdkafka's main thread (an
+ * on_commit interceptor runs there), as a busy machine that does not
+ * schedule that thread would. What the main thread serves meanwhile (a
+ * seek) waits. librdkafka asks interceptors not to block; this one does so
+ * on purpose, for a bounded time.
+ */
+struct stall_s {
+    _Atomic bool on;
+    _Atomic bool holding; /* the main thread is held now */
+};
+
+static rd_kafka_resp_err_t stall_commit(rd_kafka_t *rk,
+                                        const rd_kafka_topic_partition_list_t *offsets,
+                                        rd_kafka_resp_err_t err, void *opaque) {
+    (void)rk, (void)offsets, (void)err;
+    stall_t *stall = opaque;
+    for (int waited = 0; atomic_load(&stall->on) && waited < 5000; waited += 5) {
+        atomic_store(&stall->holding, true);
+        pause_ms(5);
+    }
+    atomic_store(&stall->holding, false);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t stall_on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+                                        void *opaque, char *errstr, size_t errstr_size) {
+    (void)conf, (void)errstr, (void)errstr_size;
+    if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER) /* not the workers' producers */
+        rd_kafka_interceptor_add_on_commit(rk, "mm-test-stall", stall_commit, opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* The engine copies its configuration before it builds each client: the
+ * interceptor goes with every copy. */
+static rd_kafka_resp_err_t stall_on_conf_dup(rd_kafka_conf_t *new_conf,
+                                             const rd_kafka_conf_t *old_conf, size_t filter_cnt,
+                                             const char **filter, void *opaque) {
+    (void)old_conf, (void)filter_cnt, (void)filter;
+    stall_install(new_conf, opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static void stall_install(rd_kafka_conf_t *conf, stall_t *stall) {
+    /* CONFLICT when a copy already has it: fine. */
+    rd_kafka_conf_interceptor_add_on_new(conf, "mm-test-stall", stall_on_new, stall);
+    rd_kafka_conf_interceptor_add_on_conf_dup(conf, "mm-test-stall", stall_on_conf_dup, stall);
+}
+
+static bool stall_holding(void *ctx) {
+    stall_t *stall = ctx;
+    return atomic_load(&stall->holding);
+}
+
+static bool asked_once(void *ctx) {
+    registry_t *reg = ctx;
+    return atomic_load(&reg->requests) >= 1;
+}
+
+START_TEST(test_slow_seek_back_to_the_waiting_record_does_not_fail_the_run) {
+    /* The registry comes back while the consumer's broker thread is slow:
+     * the seek back to the waiting record takes half a second. A seek is
+     * local and the run's own bound is mm.shutdown.timeout.ms (30 s); the
+     * run must wait for it, not fail. (librdkafka 2.0.2 reads
+     * rd_kafka_seek_partitions' timeout as microseconds, librdkafka #4230:
+     * 30 s there is 30 ms.) */
+    static stall_t stall;
+    reg_world_t rw;
+    reg_world_start(&rw, REG_OK, false, 0, &stall);
+    assert_waits_alone(rw.w.c, rw.e, &rw.w.log, &rw.w.ref);
+    atomic_store(&stall.on, true); /* the next commit's answer holds it */
+    ck_assert_msg(mm_test_wait(stall_holding, &stall, 3000), "no commit answer to hold");
+    registry_up(&rw.reg);
+    bool asked = mm_test_wait(asked_once, &rw.reg, 5000);
+    /* The answer is in; the worker resumes the partition now, and its seek
+     * waits behind the held response for this long. */
+    pause_ms(500);
+    atomic_store(&stall.on, false);
+    ck_assert_msg(asked, "the registry was not asked again");
+    assert_drains_whole(&rw);
+    reg_world_free(&rw);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("engine_registry");
     TCase *to = tcase_create("engine_registry_outage");
     tcase_add_test(to, test_registry_down_parks_only_its_partition);
     tcase_add_test(to, test_registry_slower_than_its_bound_parks_only_its_partition);
+    tcase_add_test(to, test_slow_seek_back_to_the_waiting_record_does_not_fail_the_run);
     suite_add_tcase(s, to);
     TCase *tg = tcase_create("engine_registry_garbage");
     tcase_add_loop_test(tg, test_registry_garbage_is_an_outage_not_a_verdict, 0,
