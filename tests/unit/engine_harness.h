@@ -168,7 +168,7 @@ void mm_test_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value
 /** @brief Poll @p cond every 10 ms for up to @p timeout_ms. */
 bool mm_test_wait(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
 
-/** @brief Every partition of @p topic (1..@p partitions) has the group's
+/** @brief Every partition of @p topic (0 .. @p partitions - 1) has the group's
  * committed offset at its end. */
 bool mm_test_committed_at_end(mm_test_cluster_t *c, const char *group, const char *topic,
                               int partitions);
