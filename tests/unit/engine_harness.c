@@ -5,7 +5,6 @@
 
 #include <check.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +35,9 @@ void mm_test_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value
                   "%s=%s: %s", key, value, errstr);
 }
 
-/* librdkafka's own lines: errors only, unless MM_TEST_VERBOSE asks for more
- * (injected failures make every client complain). */
+/* librdkafka's own lines: none (injected failures make every client
+ * complain), unless MM_TEST_VERBOSE asks for them; MM_TEST_DEBUG sets
+ * librdkafka's debug contexts. */
 static void quiet(rd_kafka_conf_t *conf) {
     mm_test_kafka_set(conf, "log_level", getenv("MM_TEST_VERBOSE") ? "7" : "0");
     if (getenv("MM_TEST_DEBUG"))
@@ -352,6 +352,9 @@ void mm_test_log_init(mm_test_log_t *log, const char *name) {
     memset(log, 0, sizeof(*log));
     pthread_mutex_init(&log->lock, NULL);
     log->name = name;
+    log->cap = 4096;
+    log->text = calloc(1, log->cap); /* "" until a line comes */
+    ck_assert_ptr_nonnull(log->text);
 }
 
 void mm_test_log_free(mm_test_log_t *log) {
@@ -364,7 +367,7 @@ static void on_log(int level, const char *line, void *ctx) {
     size_t n = strlen(line);
     pthread_mutex_lock(&log->lock);
     if (log->len + n + 2 > log->cap) {
-        size_t cap = log->cap ? log->cap : 4096;
+        size_t cap = log->cap;
         while (cap < log->len + n + 2)
             cap *= 2;
         char *text = realloc(log->text, cap);
@@ -513,8 +516,7 @@ void mm_test_engine_run_ok(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
                            mm_test_log_t *log) {
     char why[512];
     int code = mm_test_engine_run(conf, kafka, log, why, sizeof(why));
-    ck_assert_msg(code == 0, "the run exited %d: %s\n%s", code, why,
-                  log && log->text ? log->text : "");
+    ck_assert_msg(code == 0, "the run exited %d: %s\n%s", code, why, log ? log->text : "");
 }
 
 /* ---------------------------------------------------------------- world */

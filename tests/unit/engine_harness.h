@@ -118,7 +118,7 @@ void mm_test_strings_free(char **s, size_t n);
  * MM_TEST_VERBOSE is set). */
 typedef struct mm_test_log_s {
     pthread_mutex_t lock;
-    char *text;
+    char *text; /* every line, each ended by '\n'; never NULL */
     size_t len, cap;
     const char *name; /* prefix of echoed lines */
 } mm_test_log_t;

@@ -13,8 +13,9 @@
  * waiting record, nothing after it is processed). Once it answers: the
  * waiting partition's moments arrive and the run drains. A 404 makes the
  * record a dead letter (unknown_schema) at once; mm.schema.registry.wait.max.ms
- * makes a long wait one (schema_unavailable). Every run is compared with an
- * error-free run against a second, healthy registry.
+ * makes a long wait one (schema_unavailable). The seek back to the waiting
+ * record may be slow (a busy machine): the run waits for it. Every run is
+ * compared with an error-free run against a second, healthy registry.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -566,7 +567,7 @@ START_TEST(test_slow_seek_back_to_the_waiting_record_does_not_fail_the_run) {
     registry_up(&rw.reg);
     bool asked = mm_test_wait(asked_once, &rw.reg, 5000);
     /* The answer is in; the worker resumes the partition now, and its seek
-     * waits behind the held response for this long. */
+     * waits behind the held commit answer for this long. */
     pause_ms(500);
     atomic_store(&stall.on, false);
     ck_assert_msg(asked, "the registry was not asked again");
