@@ -519,6 +519,45 @@ void mm_test_engine_run_ok(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
     ck_assert_msg(code == 0, "the run exited %d: %s\n%s", code, why, log ? log->text : "");
 }
 
+/* ---------------------------------------------------------- interceptors */
+
+/* on_new interceptors the tests add; the configuration's copies carry them
+ * (rd_kafka_conf_dup copies no on_conf_* interceptor by itself). */
+typedef struct on_new_hook_s {
+    rd_kafka_interceptor_f_on_new_t *on_new;
+    void *opaque;
+} on_new_hook_t;
+
+static on_new_hook_t on_new_hooks[4];
+
+static void hook_install(rd_kafka_conf_t *conf, on_new_hook_t *hook);
+
+static rd_kafka_resp_err_t hook_on_conf_dup(rd_kafka_conf_t *new_conf,
+                                            const rd_kafka_conf_t *old_conf, size_t filter_cnt,
+                                            const char **filter, void *opaque) {
+    (void)old_conf, (void)filter_cnt, (void)filter;
+    hook_install(new_conf, opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static void hook_install(rd_kafka_conf_t *conf, on_new_hook_t *hook) {
+    char name[32];
+    snprintf(name, sizeof(name), "mm-test-%d", (int)(hook - on_new_hooks));
+    /* CONFLICT when a copy has it already: fine. */
+    rd_kafka_conf_interceptor_add_on_new(conf, name, hook->on_new, hook->opaque);
+    rd_kafka_conf_interceptor_add_on_conf_dup(conf, name, hook_on_conf_dup, hook);
+}
+
+void mm_test_on_new(rd_kafka_conf_t *conf, rd_kafka_interceptor_f_on_new_t *on_new,
+                    void *opaque) {
+    size_t i = 0;
+    while (i < 4 && on_new_hooks[i].on_new)
+        i++;
+    ck_assert_uint_lt(i, 4);
+    on_new_hooks[i] = (on_new_hook_t){on_new, opaque};
+    hook_install(conf, &on_new_hooks[i]);
+}
+
 /* ---------------------------------------------------------------- world */
 
 void mm_test_read_outputs(mm_test_world_t *w) {

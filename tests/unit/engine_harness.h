@@ -162,6 +162,12 @@ int mm_test_engine_run(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
 void mm_test_engine_run_ok(const mm_engine_conf_t *conf, rd_kafka_conf_t *kafka,
                            mm_test_log_t *log);
 
+/** @brief Have @p on_new called for every client built from @p conf or a copy
+ * of it (the engine copies its configuration for each client): the place to
+ * add a client's interceptors. At most four per test. */
+void mm_test_on_new(rd_kafka_conf_t *conf, rd_kafka_interceptor_f_on_new_t *on_new,
+                    void *opaque);
+
 /** @brief Set a librdkafka property (fails the test when it cannot). */
 void mm_test_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value);
 

@@ -607,6 +607,37 @@ static bool all_written(void *ctx) {
     return true;
 }
 
+/*
+ * The mock elects the first member as the group's leader and ends a
+ * rebalance when the leader's SyncGroup brings everyone's assignment; a
+ * follower's SyncGroup that arrives after that is refused (INVALID_REQUEST,
+ * where a real broker answers with the assignment), the follower rejoins at
+ * once and its join refuses the leader's commits. The first engine (the
+ * leader) therefore takes each JoinGroup answer 100 ms late, so that the
+ * second engine's SyncGroup is in first.
+ */
+static rd_kafka_resp_err_t late_join_answer(rd_kafka_t *rk, int sockfd, const char *brokername,
+                                            int32_t brokerid, int16_t api, int16_t api_version,
+                                            int32_t corr_id, size_t size, int64_t rtt,
+                                            rd_kafka_resp_err_t err, void *opaque) {
+    (void)rk, (void)sockfd, (void)brokername, (void)brokerid, (void)api_version;
+    (void)corr_id, (void)size, (void)rtt, (void)err, (void)opaque;
+    if (api == 11 /* JoinGroup */) {
+        struct timespec pause = {0, 100 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t leader_on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+                                         void *opaque, char *errstr, size_t errstr_size) {
+    (void)conf, (void)errstr, (void)errstr_size;
+    if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER)
+        rd_kafka_interceptor_add_on_response_received(rk, "mm-test-late-join",
+                                                      late_join_answer, opaque);
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
     /* Two brokers: the outputs go to broker 2, which answers 100 ms late, so
      * the first engine has outputs in flight when its partitions go; the
@@ -656,6 +687,7 @@ START_TEST(test_rebalance_mid_stream_loses_and_repeats_nothing) {
      * The mock waits session.timeout.ms - 1 s for members to rejoin, and a
      * member learns of a rebalance at its next heartbeat: both short.
      */
+    mm_test_on_new(k1, leader_on_new, NULL);
     rd_kafka_conf_t *ks[] = {k1, k2};
     for (int i = 0; i < 2; i++) {
         mm_test_kafka_set(ks[i], "partition.assignment.strategy", "cooperative-sticky");
