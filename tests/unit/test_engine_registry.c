@@ -538,7 +538,7 @@ static bool asked_once(void *ctx) {
 }
 
 START_TEST(test_slow_seek_back_to_the_waiting_record_does_not_fail_the_run) {
-    /* The registry comes back while the consumer's broker thread is slow:
+    /* The registry comes back while the consumer's main thread is slow:
      * the seek back to the waiting record takes half a second. A seek is
      * local and the run's own bound is mm.shutdown.timeout.ms (30 s); the
      * run must wait for it, not fail. (librdkafka 2.0.2 reads
