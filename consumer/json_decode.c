@@ -34,6 +34,7 @@
  * - One leading UTF-8 byte order mark is skipped (RFC 8259 8.1 allows it).
  * - lat/lon set has_geo only when both are present.
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ typedef struct decode_s {
     mm__evb_t evb;
     mm_scratch_t *scratch;
     uint32_t keys; /* bit per mm__ev_field_t: the key appeared (duplicates) */
+    int next;      /* the field after the last one found: tried first */
 } decode_t;
 
 static bool is_id(mm__ev_field_t f) {
@@ -93,7 +95,35 @@ static void wrong_type(decode_t *dc, mm__ev_field_t f, const jv_t *v) {
                  mm__json_kind_names[v->kind]);
 }
 
-static int field_lookup(const jp_t *jp, const jv_t *key) {
+/** memcmp(a, b, n) == 0 for a field name's length: two overlapping word
+ * loads instead of a library call. Both sides hold at least n bytes. */
+static inline bool same_bytes(const char *a, const char *b, size_t n) {
+    if (n >= 8 && n <= 16) {
+        uint64_t a0, a1, b0, b1;
+        memcpy(&a0, a, 8);
+        memcpy(&b0, b, 8);
+        memcpy(&a1, a + n - 8, 8);
+        memcpy(&b1, b + n - 8, 8);
+        return a0 == b0 && a1 == b1;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t a0, a1, b0, b1;
+        memcpy(&a0, a, 4);
+        memcpy(&b0, b, 4);
+        memcpy(&a1, a + n - 4, 4);
+        memcpy(&b1, b + n - 4, 4);
+        return a0 == b0 && a1 == b1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/*
+ * A producer writes its fields in one order, most often the contract's, so
+ * the field after the last one found is tried first: one comparison instead
+ * of a walk through the table for a record in that order. Any other order
+ * still finds every field (the table), only slower.
+ */
+static int field_lookup(const jp_t *jp, const jv_t *key, decode_t *dc) {
     char tmp[32];
     const char *name = (const char *)jp->p + key->start;
     if (key->escaped) {
@@ -102,7 +132,13 @@ static int field_lookup(const jp_t *jp, const jv_t *key) {
         mm__json_unescape(jp, key, tmp);
         name = tmp;
     }
-    return mm__ev_field_lookup(name, key->dec_len);
+    int f = dc->next;
+    if (f >= MM__EVF__COUNT || mm__ev_fields[f].name_len != key->dec_len ||
+        !same_bytes(mm__ev_fields[f].name, name, key->dec_len))
+        f = mm__ev_field_lookup(name, key->dec_len);
+    if (f >= 0)
+        dc->next = f + 1;
+    return f;
 }
 
 /** A string value: a view into the record, or unescaped into scratch. */
@@ -141,14 +177,67 @@ static mm_err_t set_string(jp_t *jp, decode_t *dc, mm__ev_field_t f, const jv_t 
 }
 
 /*
+ * Clinger's fast path: a literal whose digits, without the point, make an
+ * integer m <= 2^53 and whose power of ten e has |e| <= 22 is m * 10^e or
+ * m / 10^-e, where both operands are exact doubles and IEEE 754 rounds the
+ * one operation correctly, which is the value strtod returns. Coordinates
+ * (55.68355) and decimal page loads are all of this kind. Anything else
+ * (more digits, a larger exponent) returns false and goes to strtod.
+ */
+static bool num_double_fast(const unsigned char *s, size_t n, double *out) {
+#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
+    return false; /* x87: an operation in extended precision rounds twice */
+#endif
+    static const double pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const unsigned char *end = s + n;
+    bool neg = s < end && *s == '-';
+    uint64_t m = 0;
+    int e = 0;
+    s += neg;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        if (m > (1ull << 53) / 10)
+            return false;
+        m = m * 10 + (uint64_t)(*s - '0');
+    }
+    if (s < end && *s == '.') {
+        for (s++; s < end && *s >= '0' && *s <= '9'; s++, e--) {
+            if (m > (1ull << 53) / 10)
+                return false;
+            m = m * 10 + (uint64_t)(*s - '0');
+        }
+    }
+    if (s < end && (*s == 'e' || *s == 'E')) {
+        bool eneg = ++s < end && *s == '-';
+        if (s < end && (*s == '-' || *s == '+'))
+            s++;
+        int x = 0;
+        for (; s < end && *s >= '0' && *s <= '9'; s++)
+            if ((x = x * 10 + (*s - '0')) > 400)
+                return false;
+        e += eneg ? -x : x;
+    }
+    if (s != end || m > (1ull << 53) || e < -22 || e > 22)
+        return false;
+    double d = (double)m;
+    d = e < 0 ? d / pow10[-e] : d * pow10[e];
+    *out = neg ? -d : d;
+    return true;
+}
+
+/*
  * strtod needs a NUL-terminated copy (the record is not terminated). It
  * follows LC_NUMERIC, which micromoment never changes from "C". A literal
  * over 127 bytes counts as out of range rather than being truncated.
  */
 static double num_double(const jp_t *jp, const jv_t *v) {
     char tmp[128];
+    double d;
     if (v->raw_len >= sizeof(tmp))
         return INFINITY;
+    if (num_double_fast(jp->p + v->start, v->raw_len, &d))
+        return d;
     memcpy(tmp, jp->p + v->start, v->raw_len);
     tmp[v->raw_len] = '\0';
     return strtod(tmp, NULL);
@@ -159,7 +248,14 @@ static bool num_int64(const jp_t *jp, const jv_t *v, int64_t *out) {
     const unsigned char *s = jp->p + v->start, *end = s + v->raw_len;
     bool neg = *s == '-';
     uint64_t acc = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
-    for (s += neg; s < end; s++) {
+    s += neg;
+    if (end - s <= 18) { /* below 10^18: cannot overflow, no check per digit */
+        for (; s < end; s++)
+            acc = acc * 10 + (uint64_t)(*s - '0');
+        *out = neg ? (int64_t)(0 - acc) : (int64_t)acc;
+        return true;
+    }
+    for (; s < end; s++) {
         uint64_t d = (uint64_t)(*s - '0');
         if (acc > (lim - d) / 10)
             return false;
@@ -191,7 +287,7 @@ static void set_number(jp_t *jp, decode_t *dc, mm__ev_field_t f, const jv_t *v) 
 static mm_err_t decode_member(jp_t *jp, const jv_t *key, void *ctx) {
     decode_t *dc = ctx;
     jv_t v;
-    int fi = field_lookup(jp, key);
+    int fi = field_lookup(jp, key, dc);
     mm_err_t err = mm__json_read_value(jp, 2, &v);
     if (err != MM_ERR_OK || fi < 0)
         return err;

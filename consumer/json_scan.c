@@ -54,14 +54,31 @@ static mm_err_t expected(jp_t *jp, const char *what) {
                what, c);
 }
 
-void mm__json_skip_ws(jp_t *jp) {
-    while (jp->pos < jp->len) {
-        unsigned char c = jp->p[jp->pos];
-        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
-            return;
+/*
+ * Byte classes, one table lookup per byte (picohttpparser's token_char_map):
+ * WS is JSON whitespace; STOP ends a run of plain string bytes ('"', '\\'
+ * or a control character, which is an error inside a string).
+ */
+enum { C_WS = 1, C_STOP = 2 };
+static const unsigned char byte_class[256] = {
+    C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, /* 0x00 */
+    C_STOP, C_WS | C_STOP, C_WS | C_STOP, C_STOP,                    /* \t \n */
+    C_STOP, C_WS | C_STOP, C_STOP, C_STOP,                           /* \r */
+    C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, /* 0x10 */
+    C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP, C_STOP,
+    [' '] = C_WS,
+    ['"'] = C_STOP,
+    ['\\'] = C_STOP,
+};
+
+/* Whitespace is rare between tokens of a producer's JSON: the first test
+ * is the whole cost in the common case. */
+static inline void skip_ws(jp_t *jp) {
+    while (jp->pos < jp->len && (byte_class[jp->p[jp->pos]] & C_WS))
         jp->pos++;
-    }
 }
+
+void mm__json_skip_ws(jp_t *jp) { skip_ws(jp); }
 
 static bool eat(jp_t *jp, unsigned char c) {
     if (jp->pos < jp->len && jp->p[jp->pos] == c) {
@@ -107,7 +124,8 @@ static size_t utf8_len_of(uint32_t cp) {
  * to the bytes it decodes to. A high surrogate must be followed by a \u low
  * surrogate; both halves make one 4-byte character.
  */
-static mm_err_t scan_escape(jp_t *jp, size_t i, size_t *adv, size_t *dec) {
+__attribute__((noinline)) static mm_err_t scan_escape(jp_t *jp, size_t i, size_t *adv,
+                                                   size_t *dec) {
     if (i + 1 >= jp->len)
         return mm__json_syn(jp, MM_ERR_BAD_JSON, i, "unterminated escape");
     unsigned char e = jp->p[i + 1];
@@ -147,42 +165,82 @@ static mm_err_t scan_escape(jp_t *jp, size_t i, size_t *adv, size_t *dec) {
     return MM_ERR_OK;
 }
 
-/** A string at jp->pos == '"': syntax, escapes and UTF-8 all checked. */
+/*
+ * Eight bytes at a time (SIMD-free): the high bit of each byte of the result
+ * is set where that byte is '"', '\\' or below 0x20. A borrow can also flag
+ * a byte above a true stop, never one below the first, so the lowest flag is
+ * exactly the first stop and "no flag" means "no stop" (the other flags are
+ * never used). Bytes of 0x80 and up are not stops: their high bit is masked.
+ */
+#define ONES8 0x0101010101010101ull
+#define HIGHS8 (ONES8 * 0x80)
+
+static inline uint64_t load8_le(const unsigned char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w); /* the first byte in the low bits, as below */
+#endif
+    return w;
+}
+
+static inline uint64_t stops8(uint64_t w) {
+    uint64_t q = w ^ (ONES8 * '"'), b = w ^ (ONES8 * '\\');
+    return ((w - ONES8 * 0x20) | (q - ONES8) | (b - ONES8)) & ~w & HIGHS8;
+}
+
+/**
+ * A string at jp->pos == '"': syntax, escapes and UTF-8 all checked. Runs of
+ * plain bytes are skipped a word at a time; only a stop byte ('"', '\\', a
+ * control character) is looked at alone, and UTF-8 is checked once, at the
+ * end, only when a byte of 0x80 or more was seen.
+ */
 static mm_err_t scan_string(jp_t *jp, jv_t *v) {
-    size_t i = jp->pos + 1, dec = 0;
-    unsigned char high = 0; /* OR of all bytes: skip UTF-8 check for ASCII */
+    const unsigned char *p = jp->p;
+    size_t len = jp->len, i = jp->pos + 1, saved = 0; /* bytes escapes save */
+    uint64_t high = 0; /* OR of the bytes before a stop: any non-ASCII? */
     v->kind = MM_JV_STRING;
     v->start = i;
     v->escaped = false;
     for (;;) {
-        if (i >= jp->len)
-            return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
-                                "unterminated string");
-        unsigned char c = jp->p[i];
+        for (;;) {
+            if (len - i >= 8) { /* i <= len always */
+                uint64_t w = load8_le(p + i), m = stops8(w);
+                if (!m) {
+                    high |= w;
+                    i += 8;
+                    continue;
+                }
+                uint64_t first = m & (0 - m); /* bit 7 of the first stop */
+                high |= w & (first - 1);      /* only the bytes before it */
+                i += (size_t)__builtin_ctzll(first) >> 3;
+                break;
+            }
+            while (i < len && !(byte_class[p[i]] & C_STOP))
+                high |= p[i++];
+            if (i >= len)
+                return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos, "unterminated string");
+            break;
+        }
+        unsigned char c = p[i];
         if (c == '"')
             break;
         if (c < 0x20)
             return mm__json_syn(jp, MM_ERR_BAD_JSON, i,
                        "control character 0x%02x in string", c);
-        if (c != '\\') {
-            high |= c;
-            i++;
-            dec++;
-            continue;
-        }
-        size_t adv = 0, n = 0;
+        size_t adv = 0, n = 0; /* c == '\\' */
         mm_err_t err = scan_escape(jp, i, &adv, &n);
         if (err != MM_ERR_OK)
             return err;
         v->escaped = true;
         i += adv;
-        dec += n;
+        saved += adv - n;
     }
     v->raw_len = i - v->start;
-    v->dec_len = dec;
+    v->dec_len = v->raw_len - saved;
     /* Escapes are ASCII, so checking the raw bytes checks every literal
      * character, including one an escape would split. */
-    if ((high & 0x80) &&
+    if ((high & HIGHS8) &&
         !mm_utf8_valid((const char *)jp->p + v->start, v->raw_len))
         return mm__json_syn(jp, MM_ERR_BAD_UTF8, v->start,
                             "string is not valid UTF-8");
@@ -243,11 +301,15 @@ size_t mm__json_unescape(const jp_t *jp, const jv_t *v,
     return o;
 }
 
-static mm_err_t scan_digits(jp_t *jp, const char *where) {
-    if (jp->pos >= jp->len || !is_digit(jp->p[jp->pos]))
+/** One or more digits at jp->pos, else "expected <where>". */
+static inline mm_err_t scan_digits(jp_t *jp, const char *where) {
+    const unsigned char *p = jp->p;
+    size_t i = jp->pos, len = jp->len;
+    if (i >= len || !is_digit(p[i]))
         return expected(jp, where);
-    while (jp->pos < jp->len && is_digit(jp->p[jp->pos]))
-        jp->pos++;
+    while (++i < len && is_digit(p[i]))
+        ;
+    jp->pos = i;
     return MM_ERR_OK;
 }
 
@@ -281,9 +343,9 @@ static mm_err_t scan_number(jp_t *jp, jv_t *v) {
     return MM_ERR_OK;
 }
 
-static mm_err_t scan_literal(jp_t *jp, const char *word, mm_json_kind_t kind,
+/** The literal @p word (@p n bytes, no NUL needed) at jp->pos. */
+static mm_err_t scan_literal(jp_t *jp, const char *word, size_t n, mm_json_kind_t kind,
                              jv_t *v) {
-    size_t n = strlen(word);
     if (jp->len - jp->pos < n || memcmp(jp->p + jp->pos, word, n) != 0)
         return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
                             "invalid literal, expected %s",
@@ -318,7 +380,7 @@ mm_err_t mm__json_walk_object(jp_t *jp, uint32_t depth,
     if (err != MM_ERR_OK)
         return err;
     jp->pos++;
-    mm__json_skip_ws(jp);
+    skip_ws(jp);
     if (eat(jp, '}'))
         return MM_ERR_OK;
     for (;;) {
@@ -327,19 +389,19 @@ mm_err_t mm__json_walk_object(jp_t *jp, uint32_t depth,
             return expected(jp, "a string key");
         if ((err = scan_string(jp, &key)) != MM_ERR_OK)
             return err;
-        mm__json_skip_ws(jp);
+        skip_ws(jp);
         if (!eat(jp, ':'))
             return expected(jp, "':' after object key");
-        mm__json_skip_ws(jp);
+        skip_ws(jp);
         err = fn ? fn(jp, &key, ctx) : mm__json_read_value(jp, depth + 1, &val);
         if (err != MM_ERR_OK)
             return err;
-        mm__json_skip_ws(jp);
+        skip_ws(jp);
         if (eat(jp, '}'))
             return MM_ERR_OK;
         if (!eat(jp, ','))
             return expected(jp, "',' or '}' after object member");
-        mm__json_skip_ws(jp);
+        skip_ws(jp);
     }
 }
 
@@ -348,26 +410,26 @@ static mm_err_t walk_array(jp_t *jp, uint32_t depth) {
     if (err != MM_ERR_OK)
         return err;
     jp->pos++;
-    mm__json_skip_ws(jp);
+    skip_ws(jp);
     if (eat(jp, ']'))
         return MM_ERR_OK;
     for (;;) {
         jv_t val;
         if ((err = mm__json_read_value(jp, depth + 1, &val)) != MM_ERR_OK)
             return err;
-        mm__json_skip_ws(jp);
+        skip_ws(jp);
         if (eat(jp, ']'))
             return MM_ERR_OK;
         if (!eat(jp, ','))
             return expected(jp, "',' or ']' after array element");
-        mm__json_skip_ws(jp);
+        skip_ws(jp);
     }
 }
 
 /** Any value; a container at this position is at nesting @p depth. */
 mm_err_t mm__json_read_value(jp_t *jp, uint32_t depth,
                              jv_t *v) {
-    mm__json_skip_ws(jp);
+    skip_ws(jp);
     if (jp->pos >= jp->len)
         return expected(jp, "a value");
     unsigned char c = jp->p[jp->pos];
@@ -378,9 +440,9 @@ mm_err_t mm__json_read_value(jp_t *jp, uint32_t depth,
         v->kind = MM_JV_OBJECT;
         return mm__json_walk_object(jp, depth, NULL, NULL);
     case '[': v->kind = MM_JV_ARRAY; return walk_array(jp, depth);
-    case 't': return scan_literal(jp, "true", MM_JV_TRUE, v);
-    case 'f': return scan_literal(jp, "false", MM_JV_FALSE, v);
-    case 'n': return scan_literal(jp, "null", MM_JV_NULL, v);
+    case 't': return scan_literal(jp, "true", 4, MM_JV_TRUE, v);
+    case 'f': return scan_literal(jp, "false", 5, MM_JV_FALSE, v);
+    case 'n': return scan_literal(jp, "null", 4, MM_JV_NULL, v);
     default:
         if (c == '-' || is_digit(c))
             return scan_number(jp, v);
@@ -389,7 +451,7 @@ mm_err_t mm__json_read_value(jp_t *jp, uint32_t depth,
 }
 
 mm_err_t mm__json_expect_end(jp_t *jp) {
-    mm__json_skip_ws(jp);
+    skip_ws(jp);
     if (jp->pos != jp->len)
         return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos,
                    "trailing characters after the JSON value");

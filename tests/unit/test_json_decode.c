@@ -582,6 +582,183 @@ START_TEST(test_catalogue_at_page_end_never_over_reads) {
 }
 END_TEST
 
+/* ------------------------------------------------ word-at-a-time scanning */
+/*
+ * Strings are scanned eight bytes at a time, so a byte that stops the scan
+ * ('"', '\\', a control character, the first non-ASCII byte) is tried at
+ * every position of a word and across word boundaries, with the record
+ * ending right after it.
+ */
+
+/** {"user_id":"u","type":"query","query":"<n x 'a', then tail>"} */
+static size_t query_record(char *rec, size_t cap, size_t n, const char *tail) {
+    size_t len = (size_t)snprintf(rec, cap, "{\"user_id\":\"u\",\"type\":\"query\",\"query\":\"");
+    memset(rec + len, 'a', n);
+    len += n;
+    len += (size_t)snprintf(rec + len, cap - len, "%s", tail);
+    return len;
+}
+
+START_TEST(test_stop_byte_at_every_offset_is_seen) {
+    char rec[128], want[64];
+    mm_event_t ev;
+    size_t n = (size_t)_i; /* plain bytes before the stop */
+    memset(want, 'a', n);
+
+    size_t len = query_record(rec, sizeof(rec), n, "\"}");
+    ck_assert_int_eq(decode(rec, len, &ev), MM_ERR_OK);
+    want[n] = '\0';
+    assert_str(ev.query, want);
+
+    len = query_record(rec, sizeof(rec), n, "\\n\"}");
+    ck_assert_int_eq(decode(rec, len, &ev), MM_ERR_OK);
+    ck_assert_uint_eq(ev.query.len, n + 1);
+    ck_assert_int_eq(ev.query.p[n], '\n');
+
+    len = query_record(rec, sizeof(rec), n, "\x01\"}");
+    ck_assert_int_eq(decode(rec, len, &ev), MM_ERR_BAD_JSON);
+    char at[64];
+    snprintf(at, sizeof(at), "offset %zu: control character 0x01", len - 3);
+    ck_assert_msg(strstr(errstr, at) != NULL, "%s", errstr);
+
+    len = query_record(rec, sizeof(rec), n, "\xc3\xa6\"}");
+    ck_assert_int_eq(decode(rec, len, &ev), MM_ERR_OK);
+    ck_assert_uint_eq(ev.query.len, n + 2);
+
+    len = query_record(rec, sizeof(rec), n, "\xc3\"}"); /* cut UTF-8 */
+    ck_assert_int_eq(decode(rec, len, &ev), MM_ERR_BAD_UTF8);
+
+    len = query_record(rec, sizeof(rec), n, ""); /* ends inside the string */
+    ck_assert_int_eq(decode(rec, len, &ev), MM_ERR_BAD_JSON);
+    ck_assert_msg(strstr(errstr, "unterminated string") != NULL, "%s", errstr);
+}
+END_TEST
+
+START_TEST(test_non_ascii_after_the_closing_quote_is_not_the_strings) {
+    /* The word that holds a closing quote also holds the bytes after it:
+     * they belong to the next token, never to the string's UTF-8 check. */
+    mm_event_t ev;
+    ck_assert_int_eq(decode(S("{\"user_id\":\"u\",\"type\":\"query\",\"query\":\"ab\","
+                              "\"x\":\"\xc3\xa6\xc3\xa6\"}"),
+                            &ev),
+                     MM_ERR_OK);
+    assert_str(ev.query, "ab");
+    ck_assert_int_eq(decode(S("{\"user_id\":\"u\",\"type\":\"query\",\"query\":\"ab\","
+                              "\"x\":\"\xff\"}"),
+                            &ev),
+                     MM_ERR_BAD_UTF8);
+}
+END_TEST
+
+/* ----------------------------------------------------------- field order */
+
+START_TEST(test_fields_in_any_order_decode_the_same) {
+    static const char *const orders[] = {
+        /* the contract's order, then reversed, then shuffled with unknown keys */
+        "{\"event_id\":\"e\",\"user_id\":\"u\",\"ts\":1763900000000,\"type\":\"query\","
+        "\"query\":\"q\",\"device\":\"d\",\"lang\":\"en\",\"lat\":1.5,\"lon\":2.5}",
+        "{\"lon\":2.5,\"lat\":1.5,\"lang\":\"en\",\"device\":\"d\",\"query\":\"q\","
+        "\"type\":\"query\",\"ts\":1763900000000,\"user_id\":\"u\",\"event_id\":\"e\"}",
+        "{\"x\":1,\"type\":\"query\",\"lat\":1.5,\"event_id\":\"e\",\"y\":\"device\","
+        "\"device\":\"d\",\"user_id\":\"u\",\"lang\":\"en\",\"ts\":1763900000000,"
+        "\"lon\":2.5,\"query\":\"q\"}",
+    };
+    for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+        mm_event_t ev;
+        ck_assert_int_eq(decode(orders[i], strlen(orders[i]), &ev), MM_ERR_OK);
+        assert_str(ev.event_id, "e");
+        assert_str(ev.user_id, "u");
+        assert_str(ev.query, "q");
+        assert_str(ev.device, "d");
+        assert_str(ev.lang, "en");
+        ck_assert_int_eq(ev.ts, 1763900000000LL);
+        ck_assert(ev.has_geo && ev.lat == 1.5 && ev.lon == 2.5);
+    }
+}
+END_TEST
+
+START_TEST(test_key_that_only_prefixes_the_next_field_is_unknown) {
+    /* The field after the last one found is tried first: a key of another
+     * length or other bytes must not be taken for it. */
+    mm_event_t ev;
+    ck_assert_int_eq(decode(S("{\"user_id\":\"u\",\"session\":\"s\",\"type\":\"query\","
+                              "\"session_ie\":\"t\"}"),
+                            &ev),
+                     MM_ERR_OK);
+    ck_assert_ptr_null(ev.session_id.p);
+}
+END_TEST
+
+/* ------------------------------------------------------------- numbers */
+
+/* Each literal decodes (as lat) to exactly what strtod makes of it: the
+ * short exact path and the strtod fallback must not differ by one bit. */
+static const char *const double_rows[] = {
+    "55.68355", "-12.53019", "0", "-0.0", "0.1", "1.5e-3", "45e-1", "0.45E2", "1E+1",
+    "12.34567890123456",                  /* 16 digits: the short path */
+    "12.345678901234567",                 /* 17: strtod */
+    "89.99999999999999999999",            /* more digits than 2^53: strtod */
+    "0.0000000000000000000001",           /* 10^-22: the short path's last */
+    "0.00000000000000000000001",          /* 10^-23: strtod */
+    "2.2250738585072014e-308", "4.9e-324", "-1e-400", "1e22", "1e400",
+};
+
+START_TEST(test_decimal_is_exactly_strtods) {
+    const char *lit = double_rows[_i];
+    char rec[256];
+    int len = snprintf(rec, sizeof(rec), "{\"user_id\":\"u\",\"type\":\"click\",\"lat\":%s,"
+                                         "\"lon\":0}", lit);
+    mm_decode_limits_t lim;
+    mm_decode_limits_defaults(&lim);
+    mm_event_t ev;
+    mm_err_t err = decode_lim(rec, (size_t)len, &lim, &ev);
+    double want = strtod(lit, NULL);
+    if (!isfinite(want) || fabs(want) > 90) {
+        ck_assert_int_ne(err, MM_ERR_OK); /* out of range for a latitude */
+        return;
+    }
+    ck_assert_int_eq(err, MM_ERR_OK);
+    ck_assert_msg(memcmp(&ev.lat, &want, sizeof(want)) == 0, "%s: %.17g, strtod %.17g", lit,
+                  ev.lat, want);
+}
+END_TEST
+
+/* Integers near where the no-overflow-check loop ends (18 digits). */
+static const struct {
+    const char *lit;
+    long long want;
+    bool ok;
+} int_rows[] = {
+    {"999999999999999999", 999999999999999999LL, true},
+    {"-999999999999999999", -999999999999999999LL, true},
+    {"1000000000000000000", 1000000000000000000LL, true},
+    {"9223372036854775807", INT64_MAX, true},
+    {"-9223372036854775808", INT64_MIN, true},
+    {"9223372036854775808", 0, false},
+    {"-9223372036854775809", 0, false},
+    {"100000000000000000000", 0, false},
+};
+
+START_TEST(test_integer_is_exact_up_to_int64) {
+    char rec[256];
+    int len = snprintf(rec, sizeof(rec), "{\"user_id\":\"u\",\"type\":\"click\",\"ts\":%s}",
+                       int_rows[_i].lit);
+    mm_decode_limits_t lim;
+    mm_decode_limits_defaults(&lim);
+    lim.ts_min_ms = INT64_MIN;
+    lim.ts_max_ms = INT64_MAX;
+    mm_event_t ev;
+    mm_err_t err = decode_lim(rec, (size_t)len, &lim, &ev);
+    if (!int_rows[_i].ok) {
+        ck_assert_msg(err != MM_ERR_OK, "%s decoded to %lld", int_rows[_i].lit,
+                      (long long)ev.ts);
+        return;
+    }
+    ck_assert_int_eq(err, MM_ERR_OK);
+    ck_assert_int_eq(ev.ts, int_rows[_i].want);
+}
+END_TEST
+
 /* --------------------------------------------------------- mm_json_valid */
 
 static const struct {
@@ -647,6 +824,15 @@ static Suite *json_decode_suite(void) {
     tc = tcase_create("decode_no_overread");
     tcase_add_test(tc, test_every_prefix_of_a_valid_record_is_an_error);
     tcase_add_test(tc, test_catalogue_at_page_end_never_over_reads);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("decode_fast_paths");
+    tcase_add_loop_test(tc, test_stop_byte_at_every_offset_is_seen, 0, 20);
+    tcase_add_test(tc, test_non_ascii_after_the_closing_quote_is_not_the_strings);
+    tcase_add_test(tc, test_fields_in_any_order_decode_the_same);
+    tcase_add_test(tc, test_key_that_only_prefixes_the_next_field_is_unknown);
+    tcase_add_loop_test(tc, test_decimal_is_exactly_strtods, 0, N_ROWS(double_rows));
+    tcase_add_loop_test(tc, test_integer_is_exact_up_to_int64, 0, N_ROWS(int_rows));
     suite_add_tcase(s, tc);
 
     tc = tcase_create("json_valid");
