@@ -190,38 +190,42 @@ static inline uint64_t stops8(uint64_t w) {
 }
 
 /**
- * A string at jp->pos == '"': syntax, escapes and UTF-8 all checked. Runs of
- * plain bytes are skipped a word at a time; only a stop byte ('"', '\\', a
- * control character) is looked at alone, and UTF-8 is checked once, at the
- * end, only when a byte of 0x80 or more was seen.
+ * From p[i], the index of the first stop byte ('"', '\\', a control
+ * character), or len when there is none; *high gets the OR of the bytes
+ * before it (is any of them non-ASCII?). A leaf: no calls.
  */
-static mm_err_t scan_string(jp_t *jp, jv_t *v) {
-    const unsigned char *p = jp->p;
-    size_t len = jp->len, i = jp->pos + 1, saved = 0; /* bytes escapes save */
-    uint64_t high = 0; /* OR of the bytes before a stop: any non-ASCII? */
-    v->kind = MM_JV_STRING;
-    v->start = i;
-    v->escaped = false;
-    for (;;) {
-        for (;;) {
-            if (len - i >= 8) { /* i <= len always */
-                uint64_t w = load8_le(p + i), m = stops8(w);
-                if (!m) {
-                    high |= w;
-                    i += 8;
-                    continue;
-                }
-                uint64_t first = m & (0 - m); /* bit 7 of the first stop */
-                high |= w & (first - 1);      /* only the bytes before it */
-                i += (size_t)__builtin_ctzll(first) >> 3;
-                break;
-            }
-            while (i < len && !(byte_class[p[i]] & C_STOP))
-                high |= p[i++];
-            if (i >= len)
-                return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos, "unterminated string");
-            break;
+static inline size_t scan_plain(const unsigned char *p, size_t i, size_t len,
+                                uint64_t *high) {
+    uint64_t h = *high;
+    while (len - i >= 8) { /* i <= len always */
+        uint64_t w = load8_le(p + i), m = stops8(w);
+        if (m) {
+            uint64_t first = m & (0 - m); /* bit 7 of the first stop */
+            *high = h | (w & (first - 1)); /* only the bytes before it */
+            return i + ((size_t)__builtin_ctzll(first) >> 3);
         }
+        h |= w;
+        i += 8;
+    }
+    while (i < len && !(byte_class[p[i]] & C_STOP))
+        h |= p[i++];
+    *high = h;
+    return i;
+}
+
+/**
+ * The rest of a string after its first stop byte at @p i: escapes, errors,
+ * and the UTF-8 check when a byte of 0x80 or more was seen. Out of line, so
+ * that the common string (plain bytes up to its quote) costs no more than
+ * the scan.
+ */
+__attribute__((noinline)) static mm_err_t scan_string_rest(jp_t *jp, jv_t *v, size_t i,
+                                                           uint64_t high) {
+    const unsigned char *p = jp->p;
+    size_t len = jp->len, saved = 0; /* bytes escapes save */
+    for (;;) {
+        if (i >= len)
+            return mm__json_syn(jp, MM_ERR_BAD_JSON, jp->pos, "unterminated string");
         unsigned char c = p[i];
         if (c == '"')
             break;
@@ -233,8 +237,8 @@ static mm_err_t scan_string(jp_t *jp, jv_t *v) {
         if (err != MM_ERR_OK)
             return err;
         v->escaped = true;
-        i += adv;
         saved += adv - n;
+        i = scan_plain(p, i + adv, len, &high);
     }
     v->raw_len = i - v->start;
     v->dec_len = v->raw_len - saved;
@@ -246,6 +250,27 @@ static mm_err_t scan_string(jp_t *jp, jv_t *v) {
                             "string is not valid UTF-8");
     jp->pos = i + 1;
     return MM_ERR_OK;
+}
+
+/**
+ * A string at jp->pos == '"': syntax, escapes and UTF-8 all checked. Runs of
+ * plain bytes are skipped a word at a time; only a stop byte ('"', '\\', a
+ * control character) is looked at alone, and UTF-8 is checked once, at the
+ * end, only when a byte of 0x80 or more was seen.
+ */
+static inline mm_err_t scan_string(jp_t *jp, jv_t *v) {
+    size_t start = jp->pos + 1;
+    uint64_t high = 0;
+    size_t i = scan_plain(jp->p, start, jp->len, &high);
+    v->kind = MM_JV_STRING;
+    v->start = start;
+    v->escaped = false;
+    if (i < jp->len && jp->p[i] == '"' && !(high & HIGHS8)) {
+        v->raw_len = v->dec_len = i - start;
+        jp->pos = i + 1;
+        return MM_ERR_OK;
+    }
+    return scan_string_rest(jp, v, i, high);
 }
 
 static size_t put_utf8(char *out, uint32_t cp) {

@@ -30,21 +30,59 @@ void mm_jw_init(mm_jw_t *jw, char *buf, size_t cap) {
 
 bool mm_jw_ok(const mm_jw_t *jw) { return !jw->overflow; }
 
-static void put(mm_jw_t *jw, const void *p, size_t n) {
+static inline void copy8(char *d, const char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    memcpy(d, &w, 8);
+}
+
+/*
+ * memcpy for the short pieces a moment is made of (keys, ids, names) without
+ * the library call: two moves that overlap, each inside [0, n) of both sides.
+ */
+static inline void copy(char *d, const char *s, size_t n) {
+    if (n >= 8 && n <= 16) {
+        copy8(d, s);
+        copy8(d + n - 8, s + n - 8);
+    } else if (n > 16 && n <= 32) {
+        copy8(d, s);
+        copy8(d + 8, s + 8);
+        copy8(d + n - 16, s + n - 16);
+        copy8(d + n - 8, s + n - 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(d, &a, 4);
+        memcpy(d + n - 4, &b, 4);
+    } else {
+        memcpy(d, s, n);
+    }
+}
+
+static inline void put(mm_jw_t *jw, const void *p, size_t n) {
     if (jw->overflow)
         return;
     if (n > jw->cap - jw->len) {
         jw->overflow = true;
         return;
     }
-    memcpy(jw->buf + jw->len, p, n);
+    copy(jw->buf + jw->len, p, n);
     jw->len += n;
 }
 
-static void put_c(mm_jw_t *jw, char c) { put(jw, &c, 1); }
+static inline void put_c(mm_jw_t *jw, char c) {
+    if (jw->overflow)
+        return;
+    if (jw->len >= jw->cap) {
+        jw->overflow = true;
+        return;
+    }
+    jw->buf[jw->len++] = c;
+}
 
 /** The comma before an item (key or array element), when it has a sibling. */
-static void begin_item(mm_jw_t *jw) {
+static inline void begin_item(mm_jw_t *jw) {
     if (jw->overflow || jw->depth == 0)
         return;
     if (jw->len > 0 && jw->buf[jw->len - 1] == ':')
@@ -101,35 +139,84 @@ static void put_escape(mm_jw_t *jw, unsigned char c) {
 }
 
 /*
- * Eight bytes at a time: true when none of them needs care (a control
- * character, '"', '\\' or a non-ASCII byte). Most text is plain ASCII and
- * this was the writer's hottest loop. The "has a byte less than n" trick
- * can only misfire above a byte that truly matches, so "none" is exact.
+ * Eight bytes at a time (SIMD-free): the high bit of each byte of the result
+ * is set where the byte needs care: a control character, '"', '\\' or a
+ * non-ASCII byte. A borrow can also flag a byte above a true one, never one
+ * below the first, so the lowest flag is exactly the first byte that needs
+ * care and "no flag" means none does. Most text is plain ASCII and this was
+ * the writer's hottest loop.
  */
-static bool plain8(const unsigned char *s) {
-    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
-    uint64_t w, q, b;
-    memcpy(&w, s, 8);
-    q = w ^ (ones * '"');
-    b = w ^ (ones * '\\');
-    return ((((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
-             ((b - ones) & ~b) | w) &
-            high) == 0;
+#define ONES8 0x0101010101010101ull
+#define HIGHS8 (ONES8 * 0x80)
+
+static inline uint64_t le64(uint64_t w) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w); /* the first byte in the low bits, as below */
+#endif
+    return w;
 }
 
-static bool plain(unsigned char c) {
+static inline uint64_t care8(uint64_t w) {
+    uint64_t q = w ^ (ONES8 * '"'), b = w ^ (ONES8 * '\\');
+    return (((w - ONES8 * 0x20) | (q - ONES8) | (b - ONES8)) & ~w & HIGHS8) | (w & HIGHS8);
+}
+
+static inline uint64_t load64(const unsigned char *s) {
+    uint64_t w;
+    memcpy(&w, s, 8);
+    return le64(w);
+}
+
+/** Bytes s[0, 4) and s[n-4, n) as one word (they overlap when n < 8). */
+static inline uint64_t load_4_4(const unsigned char *s, size_t n) {
+    uint32_t a, b;
+    memcpy(&a, s, 4);
+    memcpy(&b, s + n - 4, 4);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    a = __builtin_bswap32(a);
+    b = __builtin_bswap32(b);
+#endif
+    return (uint64_t)a | (uint64_t)b << 32;
+}
+
+static inline bool plain(unsigned char c) {
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
+/*
+ * The length of the run of plain ASCII bytes at the start of s[0, n), never
+ * reading outside it. The last word is loaded so that it ends at s + n,
+ * overlapping bytes already found plain, which cannot be flagged (there is
+ * no borrow without a byte that needs care below them); a string of 4 to 7
+ * bytes is one word made of two overlapping halves, the same way.
+ */
+static inline size_t plain_run(const unsigned char *s, size_t n) {
+    uint64_t m;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; n - i > 8; i += 8)
+            if ((m = care8(load64(s + i))) != 0)
+                return i + ((size_t)__builtin_ctzll(m) >> 3);
+        m = care8(load64(s + n - 8));
+        return m ? n - 8 + ((size_t)__builtin_ctzll(m) >> 3) : n;
+    }
+    if (n >= 4) {
+        if ((m = care8(load_4_4(s, n))) == 0)
+            return n;
+        size_t k = (size_t)__builtin_ctzll(m) >> 3;
+        return k < 4 ? k : n - 8 + k; /* byte k >= 4 of the word is s[n - 8 + k] */
+    }
+    size_t i = 0;
+    while (i < n && plain(s[i]))
+        i++;
+    return i;
 }
 
 /** The body of a JSON string: runs of plain ASCII are copied whole. */
 static void put_escaped(mm_jw_t *jw, const unsigned char *s, size_t n) {
     size_t i = 0;
     while (i < n && !jw->overflow) {
-        size_t run = i;
-        while (n - run >= 8 && plain8(s + run))
-            run += 8;
-        while (run < n && plain(s[run]))
-            run++;
+        size_t run = i + plain_run(s + i, n - i);
         put(jw, s + i, run - i);
         if ((i = run) >= n)
             break;
@@ -147,9 +234,20 @@ static void put_escaped(mm_jw_t *jw, const unsigned char *s, size_t n) {
     }
 }
 
+/** A quoted string; one copy when it is all plain ASCII and fits. */
 static void put_string(mm_jw_t *jw, const char *p, size_t len) {
+    const unsigned char *s = (const unsigned char *)p;
+    if (!jw->overflow && jw->cap - jw->len >= 2 && jw->cap - jw->len - 2 >= len &&
+        plain_run(s, len) == len) {
+        char *o = jw->buf + jw->len;
+        o[0] = '"';
+        copy(o + 1, p, len);
+        o[len + 1] = '"';
+        jw->len += len + 2;
+        return;
+    }
     put_c(jw, '"');
-    put_escaped(jw, (const unsigned char *)p, len);
+    put_escaped(jw, s, len);
     put_c(jw, '"');
 }
 
@@ -160,20 +258,27 @@ void mm_jw_key(mm_jw_t *jw, const char *key) {
 }
 
 void mm_jw_key_plain(mm_jw_t *jw, const char *key) {
+    /* No escaping: the caller promises a plain identifier. */
+    size_t n = strlen(key);
     begin_item(jw);
     put_c(jw, '"');
-    /* One pass, no escaping: the caller promises a plain identifier. */
-    size_t start = jw->len, room = jw->cap - jw->len;
-    size_t n = 0;
-    while (key[n] && n < room && !jw->overflow) {
-        jw->buf[start + n] = key[n];
-        n++;
-    }
-    if (key[n])
-        jw->overflow = true;
-    else
-        jw->len += n;
+    put(jw, key, n);
     put(jw, "\":", 2);
+}
+
+void mm_jw_key_text(mm_jw_t *jw, const char *text, size_t len) {
+    if (jw->overflow)
+        return;
+    /* begin_item(), with the comma already in the text */
+    bool comma = false;
+    if (jw->depth > 0 && !(jw->len > 0 && jw->buf[jw->len - 1] == ':')) {
+        comma = jw->need_comma[jw->depth - 1];
+        jw->need_comma[jw->depth - 1] = true;
+    }
+    if (comma)
+        put(jw, text, len);
+    else
+        put(jw, text + 1, len - 1);
 }
 
 void mm_jw_string(mm_jw_t *jw, const char *p, size_t len) {
@@ -195,12 +300,25 @@ void mm_jw_cstr(mm_jw_t *jw, const char *s) {
         mm_jw_null(jw);
 }
 
-/** Decimal digits of u, right-aligned ending at end; returns the start. */
+/** Decimal digits of u, right-aligned ending at end; returns the start.
+ * Two digits per division, from a table of the hundred pairs. */
 static char *fmt_u64(char *end, uint64_t u) {
-    do {
-        *--end = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                   "25262728293031323334353637383940414243444546474849"
+                                   "50515253545556575859606162636465666768697071727374"
+                                   "75767778798081828384858687888990919293949596979899";
+    while (u >= 100) {
+        const char *d = pairs + (u % 100) * 2;
+        u /= 100;
+        *--end = d[1];
+        *--end = d[0];
+    }
+    if (u >= 10) {
+        *--end = pairs[u * 2 + 1];
+        *--end = pairs[u * 2];
+    } else {
+        *--end = (char)('0' + u);
+    }
     return end;
 }
 
@@ -237,7 +355,7 @@ void mm_jw_double(mm_jw_t *jw, double v, int decimals) {
         put(jw, tmp, (size_t)n);
         return;
     }
-    uint64_t q = (uint64_t)llround(scaled), unit = (uint64_t)pow10[d];
+    uint64_t q = mm_jw_round(scaled), unit = (uint64_t)pow10[d];
     uint64_t ip = q / unit, fp = q % unit;
     int frac_digits = d;
     while (frac_digits > 0 && fp % 10 == 0) { /* cut trailing zeros */

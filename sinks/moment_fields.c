@@ -21,77 +21,107 @@ typedef struct walk_s {
     void *ctx;
 } walk_t;
 
-static void emit(walk_t *w, mm_mf_t f) { w->fn(w->ctx, &f); }
+/* A key with its JSON text (`,"key":`), both from one literal at compile
+ * time: the JSON encoding copies the text whole, no strlen, no loop. */
+typedef struct fkey_s {
+    const char *name, *json;
+    uint32_t json_len;
+} fkey_t;
+#define KEY_INIT(name) {name, MM_JW_KEY_TEXT(name)}
+#define K(name) ((fkey_t)KEY_INIT(name))
+#define NO_KEY ((fkey_t){NULL, NULL, 0})
 
-static void begin(walk_t *w, const char *key, mm_mf_kind_t kind, uint32_t count) {
-    emit(w, (mm_mf_t){.key = key, .kind = kind, .present = true, .count = count});
+/* The score keys are the moment names (mm_moment_type_name), in
+ * mm_moment_type_t's order; test_moment_json pins the pairing. */
+static const fkey_t score_keys[MM_MOMENT__COUNT] = {KEY_INIT("know"), KEY_INIT("go"),
+                                                    KEY_INIT("do"), KEY_INIT("buy")};
+
+/*
+ * Every helper of the walk is inlined, so that where the walk is entered with
+ * a visitor known at compile time (the JSON one, in mm_moment_visit) each
+ * step becomes a direct call with its key, kind and presence folded in: the
+ * one list of fields, and no function pointer, 80-byte step or branch on the
+ * kind per field on the hot path.
+ */
+#define WALK_INLINE static inline __attribute__((always_inline))
+
+WALK_INLINE void emit(walk_t *w, mm_mf_t f) { w->fn(w->ctx, &f); }
+
+WALK_INLINE void begin(walk_t *w, fkey_t key, mm_mf_kind_t kind, uint32_t count) {
+    emit(w, (mm_mf_t){.key = key.name, .key_json = key.json, .key_json_len = key.json_len,
+                      .kind = kind, .present = true, .count = count});
 }
 
-static void str(walk_t *w, const char *key, mm_mf_presence_t pr, mm_str_t s) {
+WALK_INLINE void str(walk_t *w, fkey_t key, mm_mf_presence_t pr, mm_str_t s) {
     bool present = s.p != NULL;
     if (!present && pr == MM_MF_REQUIRED) {
         s = (mm_str_t){"", 0};
         present = true;
     }
-    emit(w, (mm_mf_t){.key = key, .kind = MM_MF_STRING, .presence = pr,
-                      .present = present, .str = s});
+    emit(w, (mm_mf_t){.key = key.name, .key_json = key.json, .key_json_len = key.json_len,
+                      .kind = MM_MF_STRING, .presence = pr, .present = present, .str = s});
 }
 
-static void cstr(walk_t *w, const char *key, mm_mf_presence_t pr, const char *s) {
+WALK_INLINE void cstr(walk_t *w, fkey_t key, mm_mf_presence_t pr, const char *s) {
     str(w, key, pr, (mm_str_t){s, s ? strlen(s) : 0});
 }
 
-static void integer(walk_t *w, const char *key, mm_mf_presence_t pr, bool present,
-                    int64_t v) {
-    emit(w, (mm_mf_t){.key = key, .kind = MM_MF_INT, .presence = pr,
+WALK_INLINE void integer(walk_t *w, fkey_t key, mm_mf_presence_t pr, bool present, int64_t v) {
+    emit(w, (mm_mf_t){.key = key.name, .key_json = key.json, .key_json_len = key.json_len,
+                      .kind = MM_MF_INT, .presence = pr,
                       .present = present || pr == MM_MF_REQUIRED, .i = present ? v : 0});
 }
 
+WALK_INLINE void boolean(walk_t *w, fkey_t key, mm_mf_presence_t pr, bool present, bool v) {
+    emit(w, (mm_mf_t){.key = key.name, .key_json = key.json, .key_json_len = key.json_len,
+                      .kind = MM_MF_BOOL, .presence = pr,
+                      .present = present || pr == MM_MF_REQUIRED, .i = present && v});
+}
+
 /** Rounded as mm_jw_double() prints it: half away from zero, no -0. */
-static double round_to(double v, int decimals) {
+WALK_INLINE double round_to(double v, int decimals) {
     static const double pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
     double scale = pow10[decimals], scaled = fabs(v) * scale;
     if (scaled >= 9.2e18)
         return v; /* printed with all its digits */
-    double q = (double)llround(scaled);
+    double q = (double)mm_jw_round(scaled);
     return q == 0 ? 0 : copysign(q / scale, v);
 }
 
-static void number(walk_t *w, const char *key, mm_mf_presence_t pr, bool present,
-                   double v) {
+WALK_INLINE void number(walk_t *w, fkey_t key, mm_mf_presence_t pr, bool present, double v) {
     if (present && !isfinite(v)) {
         present = false; /* neither encoding can carry it as a number */
         v = 0;
     }
     if (!present && pr == MM_MF_REQUIRED)
         present = true;
-    emit(w, (mm_mf_t){.key = key, .kind = MM_MF_DOUBLE, .presence = pr,
-                      .present = present, .d = present ? round_to(v, 3) : 0,
-                      .decimals = 3});
+    emit(w, (mm_mf_t){.key = key.name, .key_json = key.json, .key_json_len = key.json_len,
+                      .kind = MM_MF_DOUBLE, .presence = pr, .present = present,
+                      .d = present ? round_to(v, 3) : 0, .decimals = 3});
 }
 
-static void signals(walk_t *w, const mm_signal_t *sigs, uint32_t n_signals) {
+WALK_INLINE void signals(walk_t *w, const mm_signal_t *sigs, uint32_t n_signals) {
     uint32_t n = n_signals < MM_SIGNALS_MAX ? n_signals : MM_SIGNALS_MAX;
-    begin(w, "signals", MM_MF_ARRAY_BEGIN, n);
+    begin(w, K("signals"), MM_MF_ARRAY_BEGIN, n);
     for (uint32_t i = 0; i < n; i++) {
         const mm_signal_t *s = &sigs[i];
-        begin(w, NULL, MM_MF_OBJECT_BEGIN, 0);
-        cstr(w, "name", MM_MF_REQUIRED, s->name);
-        str(w, "value", MM_MF_OPTIONAL, s->value);
-        cstr(w, "lang", MM_MF_OPTIONAL, s->lang);
-        integer(w, "count", MM_MF_OPTIONAL, s->has_count, s->count);
-        integer(w, "window_ms", MM_MF_OPTIONAL, s->has_window, s->window_ms);
-        number(w, "number", MM_MF_OPTIONAL, s->has_number, s->number);
-        begin(w, NULL, MM_MF_OBJECT_END, 0);
+        begin(w, NO_KEY, MM_MF_OBJECT_BEGIN, 0);
+        cstr(w, K("name"), MM_MF_REQUIRED, s->name);
+        str(w, K("value"), MM_MF_OPTIONAL, s->value);
+        cstr(w, K("lang"), MM_MF_OPTIONAL, s->lang);
+        integer(w, K("count"), MM_MF_OPTIONAL, s->has_count, s->count);
+        integer(w, K("window_ms"), MM_MF_OPTIONAL, s->has_window, s->window_ms);
+        number(w, K("number"), MM_MF_OPTIONAL, s->has_number, s->number);
+        begin(w, NO_KEY, MM_MF_OBJECT_END, 0);
     }
-    begin(w, NULL, MM_MF_ARRAY_END, 0);
+    begin(w, NO_KEY, MM_MF_ARRAY_END, 0);
 }
 
-static void scores(walk_t *w, const float sc[MM_MOMENT__COUNT]) {
-    begin(w, "scores", MM_MF_OBJECT_BEGIN, 0);
+WALK_INLINE void scores(walk_t *w, const float sc[MM_MOMENT__COUNT]) {
+    begin(w, K("scores"), MM_MF_OBJECT_BEGIN, 0);
     for (int t = 0; t < MM_MOMENT__COUNT; t++)
-        number(w, mm_moment_type_name((mm_moment_type_t)t), MM_MF_REQUIRED, true, sc[t]);
-    begin(w, NULL, MM_MF_OBJECT_END, 0);
+        number(w, score_keys[t], MM_MF_REQUIRED, true, sc[t]);
+    begin(w, NO_KEY, MM_MF_OBJECT_END, 0);
 }
 
 void mm_moment_visit_scores(const float sc[MM_MOMENT__COUNT], mm_moment_visit_fn *fn,
@@ -106,50 +136,49 @@ void mm_moment_visit_signals(const mm_signal_t *sigs, uint32_t n, mm_moment_visi
     signals(&w, sigs, n);
 }
 
-void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_fn *fn,
-                     void *ctx) {
+WALK_INLINE void walk_moment(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_fn *fn,
+                             void *ctx) {
     walk_t w = {fn, ctx};
     const mm_event_t *ev = m->event;
     const mm_strategy_t *st = mm_moment_strategy(m->type);
     char id[MM_MOMENT_ID_LEN + 1];
     mm_moment_id(m, id);
 
-    begin(&w, NULL, MM_MF_OBJECT_BEGIN, 0);
-    str(&w, "moment_id", MM_MF_REQUIRED, (mm_str_t){id, MM_MOMENT_ID_LEN});
-    cstr(&w, "moment", MM_MF_REQUIRED, mm_moment_type_name(m->type));
-    number(&w, "confidence", MM_MF_REQUIRED, true, m->confidence);
+    begin(&w, NO_KEY, MM_MF_OBJECT_BEGIN, 0);
+    str(&w, K("moment_id"), MM_MF_REQUIRED, (mm_str_t){id, MM_MOMENT_ID_LEN});
+    cstr(&w, K("moment"), MM_MF_REQUIRED, mm_moment_type_name(m->type));
+    number(&w, K("confidence"), MM_MF_REQUIRED, true, m->confidence);
     scores(&w, m->scores);
     signals(&w, m->signals, m->n_signals);
-    str(&w, "user_id", MM_MF_REQUIRED, ev->user_id);
-    str(&w, "session_id", MM_MF_NULLABLE, ev->session_id);
-    str(&w, "event_id", MM_MF_NULLABLE, ev->event_id);
-    integer(&w, "event_ts", MM_MF_NULLABLE, ev->has_ts, ev->ts);
-    integer(&w, "detected_ts", MM_MF_REQUIRED, true, detected_ts);
-    cstr(&w, "journey_stage", MM_MF_REQUIRED, mm_journey_stage_name(m->stage));
-    begin(&w, "strategy", MM_MF_OBJECT_BEGIN, 0);
-    cstr(&w, "goal", MM_MF_REQUIRED, st ? st->goal : NULL);
-    cstr(&w, "content", MM_MF_REQUIRED, st ? st->content : NULL);
-    cstr(&w, "horizon", MM_MF_REQUIRED, st ? st->horizon : NULL);
-    begin(&w, NULL, MM_MF_OBJECT_END, 0);
-    begin(&w, "context", MM_MF_OBJECT_BEGIN, 0);
-    str(&w, "device", MM_MF_NULLABLE, ev->device);
-    str(&w, "channel", MM_MF_NULLABLE, ev->channel);
-    integer(&w, "local_hour", MM_MF_NULLABLE, m->local_hour >= 0, m->local_hour);
-    begin(&w, NULL, MM_MF_OBJECT_END, 0);
-    begin(&w, "source", MM_MF_OBJECT_BEGIN, 0);
-    str(&w, "topic", MM_MF_REQUIRED, ev->source.topic);
-    integer(&w, "partition", MM_MF_REQUIRED, true, ev->source.partition);
-    integer(&w, "offset", MM_MF_REQUIRED, true, ev->source.offset);
-    begin(&w, NULL, MM_MF_OBJECT_END, 0);
+    str(&w, K("user_id"), MM_MF_REQUIRED, ev->user_id);
+    str(&w, K("session_id"), MM_MF_NULLABLE, ev->session_id);
+    str(&w, K("event_id"), MM_MF_NULLABLE, ev->event_id);
+    integer(&w, K("event_ts"), MM_MF_NULLABLE, ev->has_ts, ev->ts);
+    integer(&w, K("detected_ts"), MM_MF_REQUIRED, true, detected_ts);
+    cstr(&w, K("journey_stage"), MM_MF_REQUIRED, mm_journey_stage_name(m->stage));
+    begin(&w, K("strategy"), MM_MF_OBJECT_BEGIN, 0);
+    cstr(&w, K("goal"), MM_MF_REQUIRED, st ? st->goal : NULL);
+    cstr(&w, K("content"), MM_MF_REQUIRED, st ? st->content : NULL);
+    cstr(&w, K("horizon"), MM_MF_REQUIRED, st ? st->horizon : NULL);
+    begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
+    begin(&w, K("context"), MM_MF_OBJECT_BEGIN, 0);
+    str(&w, K("device"), MM_MF_NULLABLE, ev->device);
+    str(&w, K("channel"), MM_MF_NULLABLE, ev->channel);
+    integer(&w, K("local_hour"), MM_MF_NULLABLE, m->local_hour >= 0, m->local_hour);
+    begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
+    begin(&w, K("source"), MM_MF_OBJECT_BEGIN, 0);
+    str(&w, K("topic"), MM_MF_REQUIRED, ev->source.topic);
+    integer(&w, K("partition"), MM_MF_REQUIRED, true, ev->source.partition);
+    integer(&w, K("offset"), MM_MF_REQUIRED, true, ev->source.offset);
+    begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
     /* Only on a late event: behind its partition's watermark by more than the
      * allowed lateness. */
-    emit(&w, (mm_mf_t){.key = "late", .kind = MM_MF_BOOL, .presence = MM_MF_OPTIONAL,
-                       .present = m->late, .i = 1});
-    integer(&w, "lateness_ms", MM_MF_OPTIONAL, m->late, m->lateness_ms);
-    begin(&w, NULL, MM_MF_OBJECT_END, 0);
+    boolean(&w, K("late"), MM_MF_OPTIONAL, m->late, true);
+    integer(&w, K("lateness_ms"), MM_MF_OPTIONAL, m->late, m->lateness_ms);
+    begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
 }
 
-void mm_moment_visit_json(void *ctx, const mm_mf_t *f) {
+WALK_INLINE void json_step(void *ctx, const mm_mf_t *f) {
     mm_jw_t *jw = ctx;
     if (!f->present && f->presence == MM_MF_OPTIONAL)
         return;
@@ -162,7 +191,7 @@ void mm_moment_visit_json(void *ctx, const mm_mf_t *f) {
         return;
     }
     if (f->key)
-        mm_jw_key_plain(jw, f->key); /* every key above is an identifier */
+        mm_jw_key_text(jw, f->key_json, f->key_json_len); /* every key has its text */
     if (!f->present) {
         mm_jw_null(jw);
         return;
@@ -176,4 +205,14 @@ void mm_moment_visit_json(void *ctx, const mm_mf_t *f) {
     case MM_MF_DOUBLE: mm_jw_double(jw, f->d, f->decimals); break;
     default: break;
     }
+}
+
+void mm_moment_visit_json(void *ctx, const mm_mf_t *f) { json_step(ctx, f); }
+
+void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_fn *fn,
+                     void *ctx) {
+    if (fn == mm_moment_visit_json)
+        walk_moment(m, detected_ts, json_step, ctx); /* the same walk, JSON inlined */
+    else
+        walk_moment(m, detected_ts, fn, ctx);
 }

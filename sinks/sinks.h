@@ -44,6 +44,14 @@ void mm_jw_key(mm_jw_t *jw, const char *key);
 /** @brief An object key known to be a plain identifier ([A-Za-z0-9_]):
  * written in one pass without escaping (the moment's own keys). */
 void mm_jw_key_plain(mm_jw_t *jw, const char *key);
+/**
+ * @brief An object key given as its finished text with the comma before it,
+ * `,"name":` (@p len bytes; name a plain identifier, as for key_plain): one
+ * copy, from the comma on when the object already holds a member, from the
+ * quote otherwise. MM_JW_KEY_TEXT("name") makes the arguments.
+ */
+void mm_jw_key_text(mm_jw_t *jw, const char *text, size_t len);
+#define MM_JW_KEY_TEXT(name) ",\"" name "\":", sizeof(name) + 3
 void mm_jw_string(mm_jw_t *jw, const char *p, size_t len);
 /** @brief A string, or null when s.p == NULL. */
 void mm_jw_str(mm_jw_t *jw, mm_str_t s);
@@ -51,6 +59,16 @@ void mm_jw_cstr(mm_jw_t *jw, const char *s); /* NULL: null */
 void mm_jw_int(mm_jw_t *jw, int64_t v);
 /** @brief A number with at most @p decimals decimals, trailing zeros cut. */
 void mm_jw_double(mm_jw_t *jw, double v, int decimals);
+/**
+ * @brief llround(@p x) for 0 <= x < 2^63: half away from zero, without the
+ * library call. The cast truncates exactly and x minus that is exact too
+ * (no rounding), so the comparison with 0.5 decides as llround does. The
+ * writer's numbers and the moment's rounded values (both encodings) use it.
+ */
+static inline uint64_t mm_jw_round(double x) {
+    uint64_t q = (uint64_t)x;
+    return x - (double)q >= 0.5 ? q + 1 : q;
+}
 void mm_jw_bool(mm_jw_t *jw, bool v);
 void mm_jw_null(mm_jw_t *jw);
 bool mm_jw_ok(const mm_jw_t *jw);
@@ -291,6 +309,8 @@ typedef enum {
 /** One step of the walk. Views are valid during the callback only. */
 typedef struct mm_mf_s {
     const char *key; /* NULL: the top-level object or an array item */
+    const char *key_json; /* with key: `,"key":` for mm_jw_key_text() */
+    uint32_t key_json_len;
     mm_mf_kind_t kind;
     mm_mf_presence_t presence;
     bool present;   /* false: absent (never for MM_MF_REQUIRED) */

@@ -7,8 +7,11 @@
 #include "check_run.h"
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "consumer/consumer.h"
 #include "sinks/sinks.h"
@@ -172,6 +175,9 @@ static const struct {
     {1763900000000LL, "1763900000000"},
     {INT64_MAX, "9223372036854775807"},
     {INT64_MIN, "-9223372036854775808"},
+    /* two digits at a time: odd and even digit counts, zeros inside */
+    {9, "9"}, {10, "10"}, {99, "99"}, {100, "100"}, {101, "101"}, {1000, "1000"},
+    {10001, "10001"}, {-100, "-100"}, {1000000000000000000LL, "1000000000000000000"},
 };
 
 START_TEST(test_int_is_decimal) {
@@ -218,6 +224,167 @@ START_TEST(test_double_has_fixed_decimals_trailing_zeros_cut) {
     mm_jw_init(&jw, out, sizeof(out));
     mm_jw_double(&jw, double_rows[_i].v, double_rows[_i].decimals);
     ck_assert_str_eq(done(&jw), double_rows[_i].want);
+}
+END_TEST
+
+/* llround's half away from zero, where a shortcut could differ. */
+static const double round_rows[] = {
+    0.0, 0.5, 1.5, 2.5, 0.49999999999999994, 0.5000000000000001, 1.4999999999999998,
+    4503599627370495.5, 4503599627370496.0, 9007199254740993.0, 123456.4999, 910.0000001,
+    9.1e18,
+};
+
+START_TEST(test_round_is_llround) {
+    double x = round_rows[_i];
+    ck_assert_msg(mm_jw_round(x) == (uint64_t)llround(x), "%.17g: %llu, llround %lld", x,
+                  (unsigned long long)mm_jw_round(x), (long long)llround(x));
+}
+END_TEST
+
+/* ------------------------------------------------ word-at-a-time escaping */
+
+/** What the writer must make of s[0, n) when its only non-plain byte is an
+ * ASCII one: the same rules, one byte at a time. */
+static size_t reference_escape(const char *s, size_t n, char *o) {
+    size_t k = 0;
+    o[k++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            o[k++] = '\\';
+            o[k++] = (char)c;
+        } else if (c == '\n') {
+            o[k++] = '\\';
+            o[k++] = 'n';
+        } else if (c < 0x20) {
+            k += (size_t)sprintf(o + k, "\\u%04x", c);
+        } else {
+            o[k++] = (char)c;
+        }
+    }
+    o[k++] = '"';
+    return k;
+}
+
+START_TEST(test_special_byte_at_every_offset_and_length) {
+    /* Plain runs are found a word at a time (two overlapping half-words for
+     * 4 to 7 bytes, an overlapping last word from 8 on): every length up to
+     * 40 and one special byte at every offset, else none. */
+    static const char specials[] = {'"', '\\', '\n', '\x01', '\x1f'};
+    char s[48], want[512];
+    size_t n = (size_t)_i;
+    for (size_t at = 0; at <= n; at++) { /* at == n: no special byte */
+        for (size_t k = 0; k < sizeof(specials); k++) {
+            for (size_t i = 0; i < n; i++)
+                s[i] = (char)('a' + i % 26);
+            if (at < n)
+                s[at] = specials[k];
+            mm_jw_t jw;
+            mm_jw_init(&jw, out, sizeof(out));
+            mm_jw_string(&jw, s, n);
+            size_t wlen = reference_escape(s, n, want);
+            ck_assert_msg(jw.len == wlen && memcmp(done(&jw), want, wlen) == 0,
+                          "length %zu, byte 0x%02x at %zu: %s", n,
+                          (unsigned char)specials[k], at, out);
+            if (at == n)
+                break;
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_non_ascii_at_every_offset_is_kept_or_replaced) {
+    char s[48], want[64];
+    size_t n = (size_t)_i;
+    for (size_t at = 0; at + 2 <= n; at++) {
+        for (int bad = 0; bad < 2; bad++) {
+            memset(s, 'x', n);
+            memcpy(s + at, bad ? "\xff" "y" : "\xc3\xa6", 2);
+            memset(want, 'x', n + 2);
+            want[0] = '"';
+            memcpy(want + 1 + at, bad ? FFFD "y" : "\xc3\xa6", bad ? 4 : 2);
+            size_t wlen = n + 2 + (bad ? 2u : 0u);
+            memset(want + 1 + at + (bad ? 4 : 2), 'x', n - at - 2);
+            want[wlen - 1] = '"';
+            mm_jw_t jw;
+            mm_jw_init(&jw, out, sizeof(out));
+            mm_jw_string(&jw, s, n);
+            ck_assert_msg(jw.len == wlen && memcmp(done(&jw), want, wlen) == 0,
+                          "length %zu, %s at %zu: %s", n, bad ? "0xff" : "U+00E6", at, out);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_string_at_the_end_of_its_memory_is_not_over_read) {
+    /* A string view may end on the last byte before an unreadable page:
+     * its plain-run scan must not load past it, at any length. */
+    long page = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * (size_t)page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(two, MAP_FAILED);
+    ck_assert_int_eq(mprotect(two + page, (size_t)page, PROT_NONE), 0);
+    for (size_t n = 0; n <= 40; n++) {
+        char *s = two + page - n;
+        memset(s, 'p', n);
+        mm_jw_t jw;
+        mm_jw_init(&jw, out, sizeof(out));
+        mm_jw_string(&jw, s, n);
+        ck_assert_uint_eq(jw.len, n + 2);
+    }
+    munmap(two, 2 * (size_t)page);
+}
+END_TEST
+
+/* ------------------------------------------------------------- key text */
+
+START_TEST(test_key_text_equals_plain_key) {
+    /* First member (no comma) and later ones, at two depths. */
+    char a[256], b[256];
+    mm_jw_t ja, jb;
+    mm_jw_init(&ja, a, sizeof(a));
+    mm_jw_init(&jb, b, sizeof(b));
+    mm_jw_object_open(&ja);
+    mm_jw_object_open(&jb);
+    mm_jw_key_text(&ja, MM_JW_KEY_TEXT("journey_stage"));
+    mm_jw_key_plain(&jb, "journey_stage");
+    mm_jw_int(&ja, 1);
+    mm_jw_int(&jb, 1);
+    mm_jw_key_text(&ja, MM_JW_KEY_TEXT("o"));
+    mm_jw_key_plain(&jb, "o");
+    mm_jw_object_open(&ja);
+    mm_jw_object_open(&jb);
+    mm_jw_key_text(&ja, MM_JW_KEY_TEXT("x"));
+    mm_jw_key_plain(&jb, "x");
+    mm_jw_null(&ja);
+    mm_jw_null(&jb);
+    mm_jw_key_text(&ja, MM_JW_KEY_TEXT("window_ms"));
+    mm_jw_key_plain(&jb, "window_ms");
+    mm_jw_string(&ja, "v", 1);
+    mm_jw_string(&jb, "v", 1);
+    mm_jw_object_close(&ja);
+    mm_jw_object_close(&jb);
+    mm_jw_object_close(&ja);
+    mm_jw_object_close(&jb);
+    ck_assert(mm_jw_ok(&ja) && mm_jw_ok(&jb));
+    ck_assert_uint_eq(ja.len, jb.len);
+    ck_assert(memcmp(a, b, ja.len) == 0);
+    ck_assert(memcmp(a, "{\"journey_stage\":1,\"o\":{\"x\":null,\"window_ms\":\"v\"}}", ja.len) ==
+              0);
+}
+END_TEST
+
+START_TEST(test_key_text_that_does_not_fit_is_dropped_whole) {
+    char buf[32];
+    memset(buf, 'G', sizeof(buf));
+    mm_jw_t jw;
+    mm_jw_init(&jw, buf, 12); /* {"window_ms": is 13 bytes */
+    mm_jw_object_open(&jw);
+    mm_jw_key_text(&jw, MM_JW_KEY_TEXT("window_ms"));
+    ck_assert(!mm_jw_ok(&jw));
+    ck_assert_uint_eq(jw.len, 1);
+    for (size_t i = 1; i < sizeof(buf); i++)
+        ck_assert_int_eq(buf[i], 'G');
 }
 END_TEST
 
@@ -316,6 +483,15 @@ static Suite *json_writer_suite(void) {
     tcase_add_loop_test(tc, test_int_is_decimal, 0, N_ROWS(int_rows));
     tcase_add_loop_test(tc, test_double_has_fixed_decimals_trailing_zeros_cut,
                         0, N_ROWS(double_rows));
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("writer_fast_paths");
+    tcase_add_loop_test(tc, test_round_is_llround, 0, N_ROWS(round_rows));
+    tcase_add_loop_test(tc, test_special_byte_at_every_offset_and_length, 0, 41);
+    tcase_add_loop_test(tc, test_non_ascii_at_every_offset_is_kept_or_replaced, 2, 41);
+    tcase_add_test(tc, test_string_at_the_end_of_its_memory_is_not_over_read);
+    tcase_add_test(tc, test_key_text_equals_plain_key);
+    tcase_add_test(tc, test_key_text_that_does_not_fit_is_dropped_whole);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("writer_overflow");
