@@ -23,7 +23,8 @@ typedef enum {
     MM_CT_U64,  /* uint64_t */
     MM_CT_SIZE, /* size_t */
     MM_CT_DBL,  /* double */
-    MM_CT_ENUM  /* int: index into values "a|b|c" */
+    MM_CT_ENUM,  /* int: index into values "a|b|c" */
+    MM_CT_FIELDS /* uint32_t: moment fields left out (mm_moment_fields_parse) */
 } mm_conf_type_t;
 
 typedef struct mm_conf_key_s {
@@ -116,6 +117,15 @@ static const mm_conf_key_t conf_keys[] = {
      "message when auto."},
     {"mm.output.format", MM_CT_ENUM, F(engine.output_format), 0, 0, "json|avro", "json",
      "Output encoding; avro is Confluent-framed with mm.output.schema.id."},
+    {"mm.output.fields", MM_CT_FIELDS, F(engine.output_omit), 0, 0, NULL, "all",
+     "Top-level fields of each JSON moment: all (the full record), or a "
+     "comma-separated list of moment_id, moment, confidence, scores, signals, "
+     "user_id, session_id, event_id, event_ts, detected_ts, journey_stage, "
+     "strategy, context, source, written in that order. moment_id, moment, "
+     "user_id and source are always written (the id downstream deduplicates on, "
+     "what was detected, for whom, and the input record it came from). JSON "
+     "only: an Avro moment has every field of its schema, so a list with "
+     "mm.output.format=avro is an error."},
     {"mm.output.schema.id", MM_CT_I64, F(engine.output_schema_id), -1, 2147483647, NULL, "-1",
      "Schema id written in Avro output. -1 with mm.output.format=avro: the moment "
      "schema is registered at start as subject <mm.output.topic>-value at "
@@ -293,6 +303,14 @@ static mm_conf_res_t set_ours(mm_config_t *cfg, const mm_conf_key_t *k,
             return MM_CONF_INVALID;
         }
         *(int *)field = idx;
+        return MM_CONF_OK;
+    }
+    if (k->type == MM_CT_FIELDS) {
+        char why[512];
+        if (!mm_moment_fields_parse(value, (uint32_t *)field, why, sizeof(why))) {
+            snprintf(errstr, errstr_size, "%s: %s", k->name, why);
+            return MM_CONF_INVALID;
+        }
         return MM_CONF_OK;
     }
     double d;
@@ -689,6 +707,12 @@ mm_conf_res_t mm_config_finish(mm_config_t *cfg, char *errstr, size_t errstr_siz
         snprintf(errstr, errstr_size, "mm.output.topic: empty (use -o TOPIC)");
         return MM_CONF_INVALID;
     }
+    if (cfg->engine.output_format == MM_OUTPUT_AVRO && cfg->engine.output_omit) {
+        snprintf(errstr, errstr_size,
+                 "mm.output.fields: a lean output is for JSON only (an Avro moment has "
+                 "every field of its schema); use all with mm.output.format=avro");
+        return MM_CONF_INVALID;
+    }
     if (cfg->engine.output_format == MM_OUTPUT_AVRO && cfg->engine.output_schema_id < 0 &&
         !*cfg->engine.registry_url) {
         snprintf(errstr, errstr_size,
@@ -748,6 +772,12 @@ static void print_value(const mm_config_t *cfg, const mm_conf_key_t *k, FILE *ou
     case MM_CT_U64: fprintf(out, "%" PRIu64, *(const uint64_t *)field); break;
     case MM_CT_SIZE: fprintf(out, "%zu", *(const size_t *)field); break;
     case MM_CT_DBL: fprintf(out, "%g", *(const double *)field); break;
+    case MM_CT_FIELDS: {
+        char list[512];
+        mm_moment_fields_format(*(const uint32_t *)field, list, sizeof(list));
+        fprintf(out, "%s", list);
+        break;
+    }
     }
 }
 
@@ -782,6 +812,7 @@ static const char *type_name(const mm_conf_key_t *k) {
     case MM_CT_STR: return "string";
     case MM_CT_ENUM: return k->values;
     case MM_CT_DBL: return "number";
+    case MM_CT_FIELDS: return "list of fields";
     default: return "integer";
     }
 }
@@ -799,7 +830,7 @@ void mm_config_print_help(FILE *out, bool markdown) {
     for (size_t i = 0; i < N_KEYS; i++) {
         const mm_conf_key_t *k = &conf_keys[i];
         char range[64] = "";
-        if (k->type != MM_CT_STR && k->type != MM_CT_ENUM)
+        if (k->type != MM_CT_STR && k->type != MM_CT_ENUM && k->type != MM_CT_FIELDS)
             snprintf(range, sizeof(range), "%.15g .. %.15g", k->min, k->max);
         if (markdown) {
             /* A '|' would end the table cell. */

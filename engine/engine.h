@@ -70,6 +70,8 @@ typedef struct mm_engine_conf_s {
     int delivery;      /* mm_delivery_t */
     int input_format;  /* mm_input_format_t */
     int output_format; /* mm_output_format_t */
+    uint32_t output_omit; /* JSON: top-level moment fields left out (bits of
+                           * mm_moment_field_t, mm.output.fields); 0: all */
     int64_t output_schema_id;
     int routing;                                 /* mm_routing_t */
     char type_topics[MM_MOMENT__COUNT][256];     /* per-type; "": <output>.<type> */

@@ -413,7 +413,8 @@ static mm_err_t write_moments(mm__proc_t *proc, mm__task_t *task, size_t slot,
         size_t len = proc->conf->output_format == MM_OUTPUT_AVRO
                          ? mm_moment_to_avro(m, detected, (int32_t)proc->conf->output_schema_id,
                                              proc->encode_buf, proc->encode_cap)
-                         : mm_moment_to_json(m, detected, proc->encode_buf, proc->encode_cap);
+                         : mm_moment_to_json_fields(m, detected, proc->conf->output_omit,
+                                                    proc->encode_buf, proc->encode_cap);
         if (len == 0)
             return MM_ERR_FULL; /* cannot happen with bounded fields */
         mm_err_t err;

@@ -12,6 +12,7 @@
  * decimal the JSON prints).
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sinks.h"
@@ -136,36 +137,52 @@ void mm_moment_visit_signals(const mm_signal_t *sigs, uint32_t n, mm_moment_visi
     signals(&w, sigs, n);
 }
 
-WALK_INLINE void walk_moment(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_fn *fn,
-                             void *ctx) {
+/* A top-level field is walked unless a lean output leaves it out. */
+#define WANT(id) (!(omit & MM_MOMENT_F_BIT(id)))
+
+WALK_INLINE void walk_moment(const mm_moment_t *m, int64_t detected_ts, uint32_t omit,
+                             mm_moment_visit_fn *fn, void *ctx) {
     walk_t w = {fn, ctx};
     const mm_event_t *ev = m->event;
-    const mm_strategy_t *st = mm_moment_strategy(m->type);
-    char id[MM_MOMENT_ID_LEN + 1];
-    mm_moment_id(m, id);
+    omit &= ~MM_MOMENT_FIELDS_REQUIRED;
 
     begin(&w, NO_KEY, MM_MF_OBJECT_BEGIN, 0);
+    char id[MM_MOMENT_ID_LEN + 1];
+    mm_moment_id(m, id);
     str(&w, K("moment_id"), MM_MF_REQUIRED, (mm_str_t){id, MM_MOMENT_ID_LEN});
     cstr(&w, K("moment"), MM_MF_REQUIRED, mm_moment_type_name(m->type));
-    number(&w, K("confidence"), MM_MF_REQUIRED, true, m->confidence);
-    scores(&w, m->scores);
-    signals(&w, m->signals, m->n_signals);
+    if (WANT(CONFIDENCE))
+        number(&w, K("confidence"), MM_MF_REQUIRED, true, m->confidence);
+    if (WANT(SCORES))
+        scores(&w, m->scores);
+    if (WANT(SIGNALS))
+        signals(&w, m->signals, m->n_signals);
     str(&w, K("user_id"), MM_MF_REQUIRED, ev->user_id);
-    str(&w, K("session_id"), MM_MF_NULLABLE, ev->session_id);
-    str(&w, K("event_id"), MM_MF_NULLABLE, ev->event_id);
-    integer(&w, K("event_ts"), MM_MF_NULLABLE, ev->has_ts, ev->ts);
-    integer(&w, K("detected_ts"), MM_MF_REQUIRED, true, detected_ts);
-    cstr(&w, K("journey_stage"), MM_MF_REQUIRED, mm_journey_stage_name(m->stage));
-    begin(&w, K("strategy"), MM_MF_OBJECT_BEGIN, 0);
-    cstr(&w, K("goal"), MM_MF_REQUIRED, st ? st->goal : NULL);
-    cstr(&w, K("content"), MM_MF_REQUIRED, st ? st->content : NULL);
-    cstr(&w, K("horizon"), MM_MF_REQUIRED, st ? st->horizon : NULL);
-    begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
-    begin(&w, K("context"), MM_MF_OBJECT_BEGIN, 0);
-    str(&w, K("device"), MM_MF_NULLABLE, ev->device);
-    str(&w, K("channel"), MM_MF_NULLABLE, ev->channel);
-    integer(&w, K("local_hour"), MM_MF_NULLABLE, m->local_hour >= 0, m->local_hour);
-    begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
+    if (WANT(SESSION_ID))
+        str(&w, K("session_id"), MM_MF_NULLABLE, ev->session_id);
+    if (WANT(EVENT_ID))
+        str(&w, K("event_id"), MM_MF_NULLABLE, ev->event_id);
+    if (WANT(EVENT_TS))
+        integer(&w, K("event_ts"), MM_MF_NULLABLE, ev->has_ts, ev->ts);
+    if (WANT(DETECTED_TS))
+        integer(&w, K("detected_ts"), MM_MF_REQUIRED, true, detected_ts);
+    if (WANT(JOURNEY_STAGE))
+        cstr(&w, K("journey_stage"), MM_MF_REQUIRED, mm_journey_stage_name(m->stage));
+    if (WANT(STRATEGY)) {
+        const mm_strategy_t *st = mm_moment_strategy(m->type);
+        begin(&w, K("strategy"), MM_MF_OBJECT_BEGIN, 0);
+        cstr(&w, K("goal"), MM_MF_REQUIRED, st ? st->goal : NULL);
+        cstr(&w, K("content"), MM_MF_REQUIRED, st ? st->content : NULL);
+        cstr(&w, K("horizon"), MM_MF_REQUIRED, st ? st->horizon : NULL);
+        begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
+    }
+    if (WANT(CONTEXT)) {
+        begin(&w, K("context"), MM_MF_OBJECT_BEGIN, 0);
+        str(&w, K("device"), MM_MF_NULLABLE, ev->device);
+        str(&w, K("channel"), MM_MF_NULLABLE, ev->channel);
+        integer(&w, K("local_hour"), MM_MF_NULLABLE, m->local_hour >= 0, m->local_hour);
+        begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
+    }
     begin(&w, K("source"), MM_MF_OBJECT_BEGIN, 0);
     str(&w, K("topic"), MM_MF_REQUIRED, ev->source.topic);
     integer(&w, K("partition"), MM_MF_REQUIRED, true, ev->source.partition);
@@ -209,10 +226,100 @@ WALK_INLINE void json_step(void *ctx, const mm_mf_t *f) {
 
 void mm_moment_visit_json(void *ctx, const mm_mf_t *f) { json_step(ctx, f); }
 
+void mm_moment_visit_fields(const mm_moment_t *m, int64_t detected_ts, uint32_t omit,
+                            mm_moment_visit_fn *fn, void *ctx) {
+    if (fn == mm_moment_visit_json)
+        walk_moment(m, detected_ts, omit, json_step, ctx); /* the same walk, JSON inlined */
+    else
+        walk_moment(m, detected_ts, omit, fn, ctx);
+}
+
 void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts, mm_moment_visit_fn *fn,
                      void *ctx) {
-    if (fn == mm_moment_visit_json)
-        walk_moment(m, detected_ts, json_step, ctx); /* the same walk, JSON inlined */
-    else
-        walk_moment(m, detected_ts, fn, ctx);
+    mm_moment_visit_fields(m, detected_ts, 0, fn, ctx);
+}
+
+size_t mm_moment_to_json_fields(const mm_moment_t *m, int64_t detected_ts, uint32_t omit,
+                                char *buf, size_t cap) {
+    mm_jw_t jw;
+    mm_jw_init(&jw, buf, cap);
+    mm_moment_visit_fields(m, detected_ts, omit, mm_moment_visit_json, &jw);
+    return mm_jw_ok(&jw) ? jw.len : 0;
+}
+
+/* ------------------------------------------------------ mm.output.fields */
+
+static const char *const field_names[MM_MOMENT_F__COUNT] = {
+#define NAME_ROW(id, name, required) name,
+    MM_MOMENT_FIELD_MAP(NAME_ROW)
+#undef NAME_ROW
+};
+
+#define FIELDS_ALL ((1u << MM_MOMENT_F__COUNT) - 1)
+
+/** The names of the fields in @p bits, in the contract's order, with commas. */
+static size_t join_names(uint32_t bits, char *buf, size_t cap) {
+    size_t n = 0;
+    if (cap)
+        buf[0] = '\0';
+    for (int f = 0; f < MM_MOMENT_F__COUNT; f++) {
+        if (!(bits & (1u << f)) || n >= cap)
+            continue;
+        int k = snprintf(buf + n, cap - n, "%s%s", n ? "," : "", field_names[f]);
+        n = k < 0 ? cap : n + (size_t)k;
+    }
+    return n < cap ? n : (cap ? cap - 1 : 0);
+}
+
+static int field_index(const char *name, size_t len) {
+    for (int f = 0; f < MM_MOMENT_F__COUNT; f++)
+        if (strlen(field_names[f]) == len && memcmp(field_names[f], name, len) == 0)
+            return f;
+    return -1;
+}
+
+bool mm_moment_fields_parse(const char *list, uint32_t *omit, char *errstr,
+                            size_t errstr_size) {
+    const char *blank = " \t";
+    const char *p = list + strspn(list, blank);
+    size_t n = strcspn(p, blank);
+    if (n == 3 && memcmp(p, "all", 3) == 0 && p[n + strspn(p + n, blank)] == '\0') {
+        *omit = 0;
+        return true;
+    }
+    uint32_t listed = 0;
+    for (p = list;;) {
+        p += strspn(p, blank);
+        size_t len = strcspn(p, ",");
+        while (len > 0 && strchr(blank, p[len - 1]))
+            len--;
+        int f = field_index(p, len);
+        if (f >= 0 && (listed & (1u << f))) {
+            snprintf(errstr, errstr_size, "'%.*s' is listed twice", (int)len, p);
+            return false;
+        }
+        if (f < 0) {
+            char names[256];
+            join_names(FIELDS_ALL, names, sizeof(names));
+            snprintf(errstr, errstr_size,
+                     "'%.*s' is not a top-level moment field (all, or a list of: %s)",
+                     (int)len, p, names);
+            return false;
+        }
+        listed |= 1u << f;
+        p = strchr(p, ',');
+        if (!p)
+            break;
+        p++;
+    }
+    *omit = FIELDS_ALL & ~listed & ~MM_MOMENT_FIELDS_REQUIRED;
+    return true;
+}
+
+size_t mm_moment_fields_format(uint32_t omit, char *buf, size_t cap) {
+    omit &= ~MM_MOMENT_FIELDS_REQUIRED;
+    if (omit)
+        return join_names(FIELDS_ALL & ~omit, buf, cap);
+    int n = snprintf(buf, cap, "all");
+    return (size_t)n < cap ? (size_t)n : (cap ? cap - 1 : 0);
 }

@@ -332,6 +332,74 @@ typedef void mm_moment_visit_fn(void *ctx, const mm_mf_t *f);
 void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts,
                      mm_moment_visit_fn *fn, void *ctx);
 
+/**
+ * The moment's top-level fields, in the contract's order, with whether a
+ * lean output (mm.output.fields) may leave them out. Four are always written:
+ * moment_id (downstream keeps one moment per id after an at-least-once
+ * replay), moment (what was detected), user_id (whom it is for: a consumer
+ * that reads values only must not need the Kafka key) and source (the input
+ * record it came from, which moment_id is derived from: a moment stays
+ * traceable and its id checkable).
+ */
+#define MM_MOMENT_FIELD_MAP(X)                                                 \
+    X(MOMENT_ID, "moment_id", true)                                            \
+    X(MOMENT, "moment", true)                                                  \
+    X(CONFIDENCE, "confidence", false)                                         \
+    X(SCORES, "scores", false)                                                 \
+    X(SIGNALS, "signals", false)                                               \
+    X(USER_ID, "user_id", true)                                                \
+    X(SESSION_ID, "session_id", false)                                         \
+    X(EVENT_ID, "event_id", false)                                             \
+    X(EVENT_TS, "event_ts", false)                                             \
+    X(DETECTED_TS, "detected_ts", false)                                       \
+    X(JOURNEY_STAGE, "journey_stage", false)                                   \
+    X(STRATEGY, "strategy", false)                                             \
+    X(CONTEXT, "context", false)                                               \
+    X(SOURCE, "source", true)
+
+typedef enum {
+#define MM_MOMENT_F_ENUM(id, name, required) MM_MOMENT_F_##id,
+    MM_MOMENT_FIELD_MAP(MM_MOMENT_F_ENUM)
+#undef MM_MOMENT_F_ENUM
+    MM_MOMENT_F__COUNT
+} mm_moment_field_t;
+
+/** Bits (1 << mm_moment_field_t) of the fields a lean output must keep. */
+#define MM_MOMENT_F_BIT(id) (1u << MM_MOMENT_F_##id)
+#define MM_MOMENT_F_REQUIRED_BIT(id, name, required) | ((required) ? MM_MOMENT_F_BIT(id) : 0u)
+#define MM_MOMENT_FIELDS_REQUIRED (0u MM_MOMENT_FIELD_MAP(MM_MOMENT_F_REQUIRED_BIT))
+
+/**
+ * @brief Parse a value of mm.output.fields: "all", or top-level field names
+ * separated by commas (spaces allowed), in any order.
+ * @param omit set to the bits of the fields left out (0 for "all"); the
+ *        required fields are never in it, listed or not.
+ * @returns false with the offending name in @p errstr (an unknown or
+ *          repeated name, an empty list).
+ */
+bool mm_moment_fields_parse(const char *list, uint32_t *omit, char *errstr,
+                            size_t errstr_size);
+
+/** @brief The value that parses to @p omit: "all", or the fields written, in
+ * the contract's order, comma-separated. @returns its length (cut at cap). */
+size_t mm_moment_fields_format(uint32_t omit, char *buf, size_t cap);
+
+/**
+ * @brief mm_moment_visit() without the top-level fields in @p omit (bits of
+ * mm_moment_field_t; the required ones are walked anyway): for JSON only,
+ * since an Avro record must have every field of its schema.
+ */
+void mm_moment_visit_fields(const mm_moment_t *m, int64_t detected_ts, uint32_t omit,
+                            mm_moment_visit_fn *fn, void *ctx);
+
+/**
+ * @brief mm_moment_to_json() without the top-level fields in @p omit (0:
+ * the full record, the same bytes as mm_moment_to_json).
+ * @returns bytes written, or 0 when @p cap was too small.
+ */
+size_t mm_moment_to_json_fields(const mm_moment_t *m, int64_t detected_ts, uint32_t omit,
+                                char *buf, size_t cap);
+
 /** @brief The JSON encoding of one step: @p ctx is an mm_jw_t. With it,
  * mm_moment_to_json() is mm_jw_init + mm_moment_visit + mm_jw_ok. */
 void mm_moment_visit_json(void *ctx, const mm_mf_t *f);

@@ -247,6 +247,49 @@ START_TEST(test_url_mask) {
     char out[128];
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         ck_assert_str_eq(mm_url_mask(rows[i][0], out, sizeof(out)), rows[i][1]);
+/* ------------------------------------------------------ mm.output.fields */
+
+START_TEST(test_output_fields_sets_the_omitted_fields) {
+    ck_assert(mm_config_init(&cfg));
+    ck_assert_uint_eq(cfg.engine.output_omit, 0); /* default: the full record */
+    ck_assert_int_eq(mm_config_set(&cfg, "mm.output.fields", "scores,detected_ts", errstr,
+                                   sizeof(errstr)),
+                     MM_CONF_OK);
+    ck_assert_uint_ne(cfg.engine.output_omit & MM_MOMENT_F_BIT(STRATEGY), 0);
+    ck_assert_uint_eq(cfg.engine.output_omit & MM_MOMENT_F_BIT(SCORES), 0);
+    ck_assert_uint_eq(cfg.engine.output_omit & MM_MOMENT_FIELDS_REQUIRED, 0);
+    mm_config_destroy(&cfg);
+}
+END_TEST
+
+START_TEST(test_bad_output_fields_is_invalid_naming_the_key) {
+    ck_assert(mm_config_init(&cfg));
+    ck_assert_int_eq(mm_config_set(&cfg, "mm.output.fields", "scores,nope", errstr,
+                                   sizeof(errstr)),
+                     MM_CONF_INVALID);
+    ck_assert_msg(strstr(errstr, "mm.output.fields") && strstr(errstr, "'nope'"), "%s",
+                  errstr);
+    mm_config_destroy(&cfg);
+}
+END_TEST
+
+START_TEST(test_lean_output_with_avro_is_refused) {
+    ck_assert(mm_config_init(&cfg));
+    ck_assert_int_eq(mm_config_set(&cfg, "bootstrap.servers", "localhost:9092", errstr,
+                                   sizeof(errstr)),
+                     MM_CONF_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "mm.output.format", "avro", errstr, sizeof(errstr)),
+                     MM_CONF_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "mm.output.schema.id", "7", errstr, sizeof(errstr)),
+                     MM_CONF_OK);
+    ck_assert_int_eq(mm_config_finish(&cfg, errstr, sizeof(errstr)), MM_CONF_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "mm.output.fields", "moment", errstr,
+                                   sizeof(errstr)),
+                     MM_CONF_OK);
+    ck_assert_int_eq(mm_config_finish(&cfg, errstr, sizeof(errstr)), MM_CONF_INVALID);
+    ck_assert_msg(strstr(errstr, "mm.output.fields") && strstr(errstr, "JSON only"), "%s",
+                  errstr);
+    mm_config_destroy(&cfg);
 }
 END_TEST
 
@@ -274,6 +317,11 @@ int main(void) {
     tcase_add_test(tc, test_print_masks_credentials_everywhere);
     tcase_add_test(tc, test_print_names_bootstrap_servers_and_the_group);
     tcase_add_test(tc, test_url_mask);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("output_fields");
+    tcase_add_test(tc, test_output_fields_sets_the_omitted_fields);
+    tcase_add_test(tc, test_bad_output_fields_is_invalid_naming_the_key);
+    tcase_add_test(tc, test_lean_output_with_avro_is_refused);
     suite_add_tcase(s, tc);
     return mm_check_run(s);
 }

@@ -116,6 +116,119 @@ START_TEST(test_absent_fields_are_null) {
 }
 END_TEST
 
+/* ------------------------------------------------------ lean output */
+
+static const char *encode_fields(uint32_t omit) {
+    size_t n = mm_moment_to_json_fields(&mo, 1763900000004LL, omit, out, sizeof(out));
+    ck_assert_uint_gt(n, 0);
+    ck_assert_uint_lt(n, sizeof(out));
+    out[n] = '\0';
+    ck_assert_msg(mm_json_valid(out, n, 16), "invalid JSON: %s", out);
+    return out;
+}
+
+START_TEST(test_no_omission_is_the_full_record) {
+    char full[4096];
+    contract_example();
+    snprintf(full, sizeof(full), "%s", encode());
+    ck_assert_str_eq(encode_fields(0), full);
+}
+END_TEST
+
+START_TEST(test_full_record_keys_are_the_field_list_in_order) {
+    /* The walk's keys and MM_MOMENT_FIELD_MAP (what mm.output.fields names)
+     * are one list: every top-level key, in the same order. */
+    static const char *const names[] = {
+#define NAME(id, name, required) name,
+        MM_MOMENT_FIELD_MAP(NAME)
+#undef NAME
+    };
+    contract_example();
+    const char *j = encode();
+    const char *at = j;
+    for (size_t f = 0; f < sizeof(names) / sizeof(names[0]); f++) {
+        char key[64];
+        snprintf(key, sizeof(key), "%s\"%s\":", f ? "," : "{", names[f]);
+        const char *hit = strstr(at, key);
+        ck_assert_msg(hit != NULL, "%s missing or out of order in %s", names[f], j);
+        at = hit + 1;
+    }
+}
+END_TEST
+
+START_TEST(test_lean_output_has_the_listed_and_required_fields_only) {
+    char id[MM_MOMENT_ID_LEN + 1], want[1024];
+    uint32_t omit;
+    char why[256];
+    ck_assert(mm_moment_fields_parse("confidence, journey_stage", &omit, why, sizeof(why)));
+    contract_example();
+    mm_moment_id(&mo, id);
+    snprintf(want, sizeof(want),
+             "{\"moment_id\":\"%s\",\"moment\":\"go\",\"confidence\":0.91,"
+             "\"user_id\":\"u42\",\"journey_stage\":\"decision\","
+             "\"source\":{\"topic\":\"events\",\"partition\":3,\"offset\":1234}}",
+             id);
+    ck_assert_str_eq(encode_fields(omit), want);
+}
+END_TEST
+
+START_TEST(test_required_fields_cannot_be_left_out) {
+    char id[MM_MOMENT_ID_LEN + 1], want[1024];
+    contract_example();
+    mm_moment_id(&mo, id);
+    snprintf(want, sizeof(want),
+             "{\"moment_id\":\"%s\",\"moment\":\"go\",\"user_id\":\"u42\","
+             "\"source\":{\"topic\":\"events\",\"partition\":3,\"offset\":1234}}",
+             id);
+    ck_assert_str_eq(encode_fields(UINT32_MAX), want); /* every bit, required too */
+}
+END_TEST
+
+static const struct {
+    const char *value;
+    bool ok;
+    const char *printed; /* mm_moment_fields_format of the result */
+} fields_rows[] = {
+    {"all", true, "all"},
+    {" all ", true, "all"},
+    {"moment_id,moment,confidence,scores,signals,user_id,session_id,event_id,event_ts,"
+     "detected_ts,journey_stage,strategy,context,source",
+     true, "all"},
+    {"moment", true, "moment_id,moment,user_id,source"},
+    {"source , scores", true, "moment_id,moment,scores,user_id,source"},
+    {"", false, NULL},
+    {"scores,", false, NULL},
+    {"scores,,moment", false, NULL},
+    {"score", false, NULL},
+    {"all,scores", false, NULL},
+    {"scores,scores", false, NULL},
+    {"Scores", false, NULL},
+};
+
+START_TEST(test_fields_value_parses_and_prints_back) {
+    uint32_t omit = 12345, again;
+    char why[512] = "", printed[512];
+    bool ok = mm_moment_fields_parse(fields_rows[_i].value, &omit, why, sizeof(why));
+    ck_assert_msg(ok == fields_rows[_i].ok, "'%s': %s", fields_rows[_i].value, why);
+    if (!ok) {
+        ck_assert_uint_gt(strlen(why), 0);
+        return;
+    }
+    mm_moment_fields_format(omit, printed, sizeof(printed));
+    ck_assert_str_eq(printed, fields_rows[_i].printed);
+    ck_assert(mm_moment_fields_parse(printed, &again, why, sizeof(why)));
+    ck_assert_uint_eq(again, omit);
+}
+END_TEST
+
+START_TEST(test_unknown_field_names_it_and_the_list) {
+    uint32_t omit;
+    char why[512];
+    ck_assert(!mm_moment_fields_parse("moment,strategies", &omit, why, sizeof(why)));
+    ck_assert_msg(strstr(why, "'strategies'") && strstr(why, "journey_stage"), "%s", why);
+}
+END_TEST
+
 /* Each row: one signal and exactly the JSON it must become. */
 static const struct {
     mm_signal_t sig;
@@ -280,6 +393,16 @@ static Suite *moment_json_suite(void) {
     tcase_add_test(tc, test_every_moment_type_has_its_strategy);
     tcase_add_test(tc, test_hostile_ids_stay_valid_json);
     tcase_add_test(tc, test_short_buffer_gives_zero_and_no_overrun);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("moment_json_lean");
+    tcase_add_test(tc, test_no_omission_is_the_full_record);
+    tcase_add_test(tc, test_full_record_keys_are_the_field_list_in_order);
+    tcase_add_test(tc, test_lean_output_has_the_listed_and_required_fields_only);
+    tcase_add_test(tc, test_required_fields_cannot_be_left_out);
+    tcase_add_loop_test(tc, test_fields_value_parses_and_prints_back, 0,
+                        (int)(sizeof(fields_rows) / sizeof(fields_rows[0])));
+    tcase_add_test(tc, test_unknown_field_names_it_and_the_list);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("moment_json_signals");
