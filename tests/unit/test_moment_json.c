@@ -184,6 +184,26 @@ START_TEST(test_required_fields_cannot_be_left_out) {
 }
 END_TEST
 
+START_TEST(test_each_field_alone_is_written_with_the_required_ones) {
+    static const char *const names[] = {
+#define NAME(id, name, required) name,
+        MM_MOMENT_FIELD_MAP(NAME)
+#undef NAME
+    };
+    uint32_t omit;
+    char why[256], key[64];
+    ck_assert(mm_moment_fields_parse(names[_i], &omit, why, sizeof(why)));
+    contract_example();
+    const char *j = encode_fields(omit);
+    for (int f = 0; f < MM_MOMENT_F__COUNT; f++) {
+        snprintf(key, sizeof(key), "\"%s\":", names[f]);
+        bool want = f == _i || (MM_MOMENT_FIELDS_REQUIRED & (1u << f));
+        ck_assert_msg((strstr(j, key) != NULL) == want, "fields=%s: %s %s in %s", names[_i],
+                      names[f], want ? "missing" : "present", j);
+    }
+}
+END_TEST
+
 static const struct {
     const char *value;
     bool ok;
@@ -400,6 +420,8 @@ static Suite *moment_json_suite(void) {
     tcase_add_test(tc, test_full_record_keys_are_the_field_list_in_order);
     tcase_add_test(tc, test_lean_output_has_the_listed_and_required_fields_only);
     tcase_add_test(tc, test_required_fields_cannot_be_left_out);
+    tcase_add_loop_test(tc, test_each_field_alone_is_written_with_the_required_ones, 0,
+                        MM_MOMENT_F__COUNT);
     tcase_add_loop_test(tc, test_fields_value_parses_and_prints_back, 0,
                         (int)(sizeof(fields_rows) / sizeof(fields_rows[0])));
     tcase_add_test(tc, test_unknown_field_names_it_and_the_list);
