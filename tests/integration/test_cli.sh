@@ -100,6 +100,17 @@ printf '%s\n' '{"user_id":"a","type":"query","query":"how to tie a tie"}' 'not j
 check_eq "classify exits 0 with a bad line" 0 $?
 check_eq "classify prints one moment" 1 "$(wc -l <"$WORK/c.out")"
 check "classify reports the bad line" grep -q '"error":"bad_json"' "$WORK/c.err"
+# mm.output.fields: a lean JSON moment through the record path (write_moments).
+printf '%s\n' '{"user_id":"a","type":"query","query":"how to tie a tie"}' \
+  | "$MM_BIN" classify -X mm.output.fields=confidence,event_id >"$WORK/lean.out"
+check_eq "lean output has the listed and the required top-level fields, in order" \
+  "moment_id moment confidence user_id event_id source" \
+  "$(python3 -c 'import json,sys; print(" ".join(json.loads(sys.stdin.readline())))' <"$WORK/lean.out")"
+code=0
+"$MM_BIN" run -b 127.0.0.1:1 -X mm.output.format=avro -X mm.output.schema.id=1 \
+  -X mm.output.fields=moment 2>"$WORK/lean.err" || code=$?
+check_eq "a lean list with Avro output exits 2" 2 "$code"
+check "and names mm.output.fields" grep -q 'mm.output.fields' "$WORK/lean.err"
 printf '%s\n' '{"user_id":"a","type":"query","query":"facebook"}' \
   | "$MM_BIN" classify --explain >"$WORK/e.out"
 check "explain prints scores for a query without a moment" grep -q '"scores"' "$WORK/e.out"
