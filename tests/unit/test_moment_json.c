@@ -53,13 +53,17 @@ static void contract_example(void) {
                                   .has_window = true};
 }
 
-static const char *encode(void) {
-    size_t n = mm_moment_to_json(&mo, 1763900000004LL, out, sizeof(out));
+/** out[0, n) as a string, asserting it is a whole, valid encoding. */
+static const char *finished(size_t n) {
     ck_assert_uint_gt(n, 0);
     ck_assert_uint_lt(n, sizeof(out));
     out[n] = '\0';
     ck_assert_msg(mm_json_valid(out, n, 16), "invalid JSON: %s", out);
     return out;
+}
+
+static const char *encode(void) {
+    return finished(mm_moment_to_json(&mo, 1763900000004LL, out, sizeof(out)));
 }
 
 START_TEST(test_contract_example_is_byte_exact) {
@@ -119,12 +123,7 @@ END_TEST
 /* ------------------------------------------------------ lean output */
 
 static const char *encode_fields(uint32_t omit) {
-    size_t n = mm_moment_to_json_fields(&mo, 1763900000004LL, omit, out, sizeof(out));
-    ck_assert_uint_gt(n, 0);
-    ck_assert_uint_lt(n, sizeof(out));
-    out[n] = '\0';
-    ck_assert_msg(mm_json_valid(out, n, 16), "invalid JSON: %s", out);
-    return out;
+    return finished(mm_moment_to_json_fields(&mo, 1763900000004LL, omit, out, sizeof(out)));
 }
 
 START_TEST(test_no_omission_is_the_full_record) {
