@@ -190,8 +190,10 @@ WALK_INLINE void walk_moment(const mm_moment_t *m, int64_t detected_ts, uint32_t
     begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
     /* Only on a late event: behind its partition's watermark by more than the
      * allowed lateness. */
-    boolean(&w, K("late"), MM_MF_OPTIONAL, m->late, true);
-    integer(&w, K("lateness_ms"), MM_MF_OPTIONAL, m->late, m->lateness_ms);
+    if (WANT(LATE))
+        boolean(&w, K("late"), MM_MF_OPTIONAL, m->late, true);
+    if (WANT(LATENESS_MS))
+        integer(&w, K("lateness_ms"), MM_MF_OPTIONAL, m->late, m->lateness_ms);
     begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
 }
 

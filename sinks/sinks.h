@@ -355,7 +355,9 @@ void mm_moment_visit(const mm_moment_t *m, int64_t detected_ts,
     X(JOURNEY_STAGE, "journey_stage", false)                                   \
     X(STRATEGY, "strategy", false)                                             \
     X(CONTEXT, "context", false)                                               \
-    X(SOURCE, "source", true)
+    X(SOURCE, "source", true)                                                  \
+    X(LATE, "late", false)                                                     \
+    X(LATENESS_MS, "lateness_ms", false)
 
 typedef enum {
 #define MM_MOMENT_F_ENUM(id, name, required) MM_MOMENT_F_##id,

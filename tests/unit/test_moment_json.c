@@ -143,6 +143,8 @@ START_TEST(test_full_record_keys_are_the_field_list_in_order) {
 #undef NAME
     };
     contract_example();
+    mo.late = true; /* late and lateness_ms are written only then */
+    mo.lateness_ms = 90000;
     const char *j = encode();
     const char *at = j;
     for (size_t f = 0; f < sizeof(names) / sizeof(names[0]); f++) {
@@ -193,6 +195,8 @@ START_TEST(test_each_field_alone_is_written_with_the_required_ones) {
     char why[256], key[64];
     ck_assert(mm_moment_fields_parse(names[_i], &omit, why, sizeof(why)));
     contract_example();
+    mo.late = true;
+    mo.lateness_ms = 90000;
     const char *j = encode_fields(omit);
     for (int f = 0; f < MM_MOMENT_F__COUNT; f++) {
         snprintf(key, sizeof(key), "\"%s\":", names[f]);
@@ -211,7 +215,7 @@ static const struct {
     {"all", true, "all"},
     {" all ", true, "all"},
     {"moment_id,moment,confidence,scores,signals,user_id,session_id,event_id,event_ts,"
-     "detected_ts,journey_stage,strategy,context,source",
+     "detected_ts,journey_stage,strategy,context,source,late,lateness_ms",
      true, "all"},
     {"moment", true, "moment_id,moment,user_id,source"},
     {"source , scores", true, "moment_id,moment,scores,user_id,source"},
