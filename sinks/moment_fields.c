@@ -38,11 +38,11 @@ static const fkey_t score_keys[MM_MOMENT__COUNT] = {KEY_INIT("know"), KEY_INIT("
                                                     KEY_INIT("do"), KEY_INIT("buy")};
 
 /*
- * Every helper of the walk is inlined, so that where the walk is entered with
- * a visitor known at compile time (the JSON one, in mm_moment_visit) each
- * step becomes a direct call with its key, kind and presence folded in: the
- * one list of fields, and no function pointer, 80-byte step or branch on the
- * kind per field on the hot path.
+ * Every helper of the walk is inlined, so that where the walk is entered
+ * with a visitor known at compile time (the JSON one, in
+ * mm_moment_visit_fields) each step becomes a direct call with its key, kind
+ * and presence folded in: the one list of fields, and no function pointer,
+ * 80-byte step or branch on the kind per field on the hot path.
  */
 #define WALK_INLINE static inline __attribute__((always_inline))
 
