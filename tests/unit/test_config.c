@@ -247,6 +247,9 @@ START_TEST(test_url_mask) {
     char out[128];
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         ck_assert_str_eq(mm_url_mask(rows[i][0], out, sizeof(out)), rows[i][1]);
+}
+END_TEST
+
 /* ------------------------------------------------------ mm.output.fields */
 
 START_TEST(test_output_fields_sets_the_omitted_fields) {
