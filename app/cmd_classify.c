@@ -51,7 +51,7 @@ static void classify_usage(FILE *out) {
 }
 
 static int classify_stream(mm_config_t *cfg, bool explain) {
-    char errstr[512];
+    char errstr[1024];
     int code = 1;
     mm_resolve_lexicon_dir(cfg);
     mm_rules_t *rules = mm_rules_load(cfg->lexicon_dir, &cfg->rules, errstr, sizeof(errstr));
@@ -59,8 +59,10 @@ static int classify_stream(mm_config_t *cfg, bool explain) {
     explain_ctx_t ec = {0};
     char *line = NULL;
     size_t line_cap = 0;
-    if (!rules)
+    if (!rules) {
+        code = 2; /* the rules' files are configuration, as for `run` */
         goto fail;
+    }
     cfg->engine.lateness_ms = cfg->rules.allowed_lateness_ms; /* as `run` has it */
     off = mm_offline_new(&cfg->engine, rules, stdout, stderr, errstr, sizeof(errstr));
     if (!off)

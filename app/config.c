@@ -98,6 +98,15 @@ static const mm_conf_key_t conf_keys[] = {
      "Dead-letter topic: bad records, unchanged, with headers naming the error."},
     {"mm.lexicon.dir", MM_CT_STR, F(lexicon_dir), 0, 0, NULL, "",
      "Folder of lexicon files (*.tsv); empty: the installed lexicons."},
+    {"mm.strategy.dir", MM_CT_STR, F(rules.strategy_dir), 0, 0, NULL, "",
+     "Folder of strategy files (<lang>.tsv: goal, content, horizon and an optional "
+     "offer per moment type; en.tsv required); empty: <mm.lexicon.dir>/strategy. "
+     "Read with the rules (at start and on SIGHUP)."},
+    {"mm.places.file", MM_CT_STR, F(rules.places_file), 0, 0, NULL, "",
+     "Stores: a CSV (header id,name,lat,lon,radius,kind; radius in metres) or GeoJSON "
+     "file of Point features; a position inside one is in store. Read with the rules "
+     "(at start and on SIGHUP: a bad file stops the start with exit 2, a reload keeps "
+     "the old rules). Empty: no stores."},
     {"mm.delivery", MM_CT_ENUM, F(engine.delivery), 0, 0, "at-least-once|exactly-once",
      "at-least-once",
      "at-least-once: an input offset is committed only after every output it "

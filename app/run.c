@@ -145,7 +145,7 @@ void mm_run_stats(mm_run_t *run, mm_engine_stats_t *stats) {
 }
 
 int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
-    char errstr[512];
+    char errstr[1024];
     int code = 1;
     mm_run_t *run = calloc(1, sizeof(*run));
     if (!run)
@@ -159,8 +159,10 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
     rd_kafka_conf_set_log_cb(cfg->kafka, on_kafka_log);
     mm_resolve_lexicon_dir(cfg);
     mm_rules_t *rules = mm_rules_load(cfg->lexicon_dir, &cfg->rules, errstr, sizeof(errstr));
-    if (!rules)
+    if (!rules) {
+        code = 2; /* the operator's files (lexicons, strategy, places): configuration */
         goto fail;
+    }
     mm_engine_hooks_t ehooks = {
         .log = engine_log,
         .on_moment = hooks ? hooks->on_moment : NULL,

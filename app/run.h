@@ -28,7 +28,8 @@ void mm_signals_block(void);
 /**
  * @brief Run the engine until stopped (a signal, mm_run_stop), drained
  * (--exit-on-eof) or failed.
- * @returns the process exit code: 0 clean stop, 1 runtime failure.
+ * @returns the process exit code: 0 clean stop, 1 runtime failure, 2 the
+ *          rules' files (lexicons, strategy, places) could not be loaded.
  */
 int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks);
 

@@ -128,14 +128,17 @@ typedef enum {
 
 MM_EXPORT const char *mm_journey_stage_name(mm_journey_stage_t stage);
 
-/** The seed table's row for a moment type (static strings). */
+/**
+ * What to answer a moment of one type with, in one language: a row of
+ * lexicons/strategy/<lang>.tsv (mm_rules_strategy). Strings belong to the
+ * rules that loaded them.
+ */
 typedef struct mm_strategy_s {
     const char *goal;
     const char *content;
     const char *horizon;
+    const char *offer; /* the operator's own content or offer id; NULL: none */
 } mm_strategy_t;
-
-MM_EXPORT const mm_strategy_t *mm_moment_strategy(mm_moment_type_t type);
 
 /**
  * One signal that fired. Which optional parts are present is in has_*.
@@ -164,6 +167,8 @@ typedef struct mm_moment_s {
     bool late;                 /* the event came behind its partition's */
     int64_t lateness_ms;       /* watermark by more than the allowed lateness */
     const mm_event_t *event;   /* borrowed: the event that triggered it */
+    const mm_strategy_t *strategy; /* in the event's language; borrowed from
+                                      the rules (NULL: none) */
     uint32_t n_signals;
     mm_signal_t signals[MM_SIGNALS_MAX];
 } mm_moment_t;
@@ -172,13 +177,21 @@ typedef struct mm_moment_s {
 
 typedef struct mm_rules_s mm_rules_t;
 
-/** A store geofence: a circle; a position inside it is "in store". */
-typedef struct mm_geofence_s {
-    double lat, lon; /* degrees */
+/**
+ * A place from the places file (mm_rules_conf_t.places_file): a circle; a
+ * position inside it is "in store". Strings belong to the rules.
+ */
+typedef struct mm_place_s {
+    const char *id;   /* unique in the file; the in_store signal's value */
+    const char *name; /* "" when the file has none */
+    const char *kind; /* "store" unless the file says otherwise */
+    double lat, lon;  /* degrees */
     double radius_m;
-} mm_geofence_t;
+} mm_place_t;
 
-#define MM_GEOFENCES_MAX 64
+/* Bounds of one places file: a country's stores fit many times over. */
+#define MM_PLACES_MAX 100000
+#define MM_PLACES_FILE_MAX ((size_t)64 << 20)
 
 /** Behavioural thresholds; mm_rules_conf_defaults() gives sane values. */
 typedef struct mm_rules_conf_s {
@@ -196,21 +209,40 @@ typedef struct mm_rules_conf_s {
                                      no row explains); 0: no such moment */
     int64_t friction_carry_ms;    /* slow page / bounce ride on the next
                                      moment this soon after */
-    uint32_t n_geofences;         /* stores: a position inside one is */
-    mm_geofence_t geofences[MM_GEOFENCES_MAX]; /* "in store" */
+    char places_file[1024];       /* stores (CSV or GeoJSON); "": none */
+    char strategy_dir[1024];      /* <lang>.tsv strategy files; "": the
+                                     lexicon folder's strategy/ */
 } mm_rules_conf_t;
 
 MM_EXPORT void mm_rules_conf_defaults(mm_rules_conf_t *conf);
 
 /**
- * @brief Build rules from every lexicon file (*.tsv) in @p lexicon_dir.
- * @returns the rules, or NULL with a message naming file and line in errstr.
+ * @brief Build rules from every lexicon file (*.tsv) in @p lexicon_dir, the
+ * strategy files (conf->strategy_dir, else @p lexicon_dir/strategy) and the
+ * places file (conf->places_file, when set).
+ * @returns the rules, or NULL with a message naming file and line (or
+ *          GeoJSON feature) in errstr.
  * @locality any thread; the result is immutable and shareable.
  */
 MM_EXPORT mm_rules_t *mm_rules_load(const char *lexicon_dir,
                                     const mm_rules_conf_t *conf, char *errstr,
                                     size_t errstr_size);
 MM_EXPORT void mm_rules_destroy(mm_rules_t *rules);
+
+/**
+ * @brief The strategy of @p type in language @p lang ("da", "da-DK", any
+ * case), English when the rules have no file for it or @p lang.p is NULL.
+ * @returns a row of @p rules (valid while they live); never NULL.
+ * @locality any thread.
+ */
+MM_EXPORT const mm_strategy_t *mm_rules_strategy(const mm_rules_t *rules,
+                                                 mm_moment_type_t type, mm_str_t lang);
+
+/**
+ * @brief The places @p rules loaded, sorted by latitude.
+ * @returns their number; *places points into @p rules (NULL when none).
+ */
+MM_EXPORT size_t mm_rules_places(const mm_rules_t *rules, const mm_place_t **places);
 
 /* ------------------------------------------------------------------ state */
 

@@ -14,10 +14,14 @@
 #include "classifier.h"
 
 struct mm_lexicon_s; /* owned by the text side */
+struct mm__places_s;   /* places.c */
+struct mm__strategy_s; /* strategy.c */
 
 struct mm_rules_s {
     mm_rules_conf_t conf;
     struct mm_lexicon_s *lexicon;
+    struct mm__places_s *places; /* NULL: no places file */
+    struct mm__strategy_s *strategy;
 };
 
 #define MM_QUERY_TERMS_MAX 8
@@ -62,5 +66,45 @@ bool mm__query_decide(const mm_rules_t *rules, const mm_query_analysis_t *qa,
 struct mm_lexicon_s *mm__lexicon_load_dir(const char *dir, char *errstr,
                                           size_t errstr_size);
 void mm__lexicon_destroy(struct mm_lexicon_s *lexicon);
+
+/* ---------------------------------------------- places, strategy (rules) */
+
+/** @brief Load a places file, CSV or GeoJSON (told apart by its first
+ * character), sorted by latitude; NULL with "<path>:<line>: ..." or
+ * "<path>: feature N (line L): ..." in errstr. */
+struct mm__places_s *mm__places_load(const char *path, char *errstr, size_t errstr_size);
+void mm__places_destroy(struct mm__places_s *places);
+/** @brief The place whose circle holds (lat, lon), the one with the nearest
+ * centre when several do; NULL when none (or @p places is NULL). */
+const mm_place_t *mm__places_find(const struct mm__places_s *places, double lat, double lon);
+size_t mm__places_list(const struct mm__places_s *places, const mm_place_t **out);
+
+/** @brief Load every <lang>.tsv strategy file in @p dir; en.tsv must be one
+ * of them (the fallback). NULL with "<path>:<line>: ..." in errstr. */
+struct mm__strategy_s *mm__strategy_load(const char *dir, char *errstr, size_t errstr_size);
+void mm__strategy_destroy(struct mm__strategy_s *strategy);
+const mm_strategy_t *mm__strategy_get(const struct mm__strategy_s *strategy,
+                                      mm_moment_type_t type, mm_str_t lang);
+
+/* Text files the rules are read from (textfile.c). */
+
+/** @brief Read @p path whole (at most @p max bytes) into a new NUL-ended
+ * buffer; a NUL byte inside is an error naming its line. */
+bool mm__file_read(const char *path, size_t max, char **buf, size_t *len, char *errstr,
+                   size_t errstr_size);
+
+/** Lines of a buffer that mm__file_read returned, walked in place. */
+typedef struct mm__lines_s {
+    char *p, *end;
+    uint32_t lineno; /* of the line last returned */
+} mm__lines_t;
+
+/** @brief The next line, NUL-ended in place without its "\n" or "\r\n";
+ * false at the end of the buffer. */
+bool mm__lines_next(mm__lines_t *it, char **line, size_t *len);
+
+/** @brief True when @p s is well-formed UTF-8 without control characters
+ * (a name or a text written for people). */
+bool mm__text_valid(const char *s, size_t n);
 
 #endif

@@ -139,6 +139,7 @@ mm_err_t mm_classify(const mm_rules_t *rules, mm_state_t *state,
         mm__query_analyze(rules, q, ev->lang, &qa);
     }
     mm__detect_ctx_t ctx = {.conf = &rules->conf,
+                            .places = rules->places,
                             .ev = ev,
                             .qa = is_query ? &qa : NULL,
                             .user = user,
@@ -166,6 +167,10 @@ mm_err_t mm_classify(const mm_rules_t *rules, mm_state_t *state,
     if (cap < 1)
         return MM_ERR_FULL;
     fill_moment(&ctx, &evd, scores, type, confidence, &moments[0]);
+    /* The strategy speaks the query's language (hinted or inferred), else
+     * the event's hint; English when the rules have neither. */
+    mm_str_t lang = is_query && qa.lang ? (mm_str_t){qa.lang, strlen(qa.lang)} : ev->lang;
+    moments[0].strategy = mm_rules_strategy(rules, type, lang);
     *n_moments = 1;
     return MM_ERR_OK;
 }

@@ -13,9 +13,9 @@
  * mark repeated research; a refinement also carries a little of the
  * previous moment's type, since the need is the same one.
  *
- * The previous query's terms are kept as 16-bit fingerprints: 8 x 8 pairs
- * give a false "shared term" about once in a thousand unrelated pairs, for
- * 16 bytes per user instead of 32.
+ * The previous query's first MM__PREV_TERMS (7) terms are kept as 16-bit
+ * fingerprints: 8 x 7 pairs give a false "shared term" about once in a
+ * thousand unrelated pairs, for 14 bytes per user instead of 28.
  */
 #include "detectors.h"
 

@@ -17,6 +17,7 @@
 /** What the detectors see for one event. */
 typedef struct mm__detect_ctx_s {
     const mm_rules_conf_t *conf;
+    const struct mm__places_s *places; /* the rules' stores; NULL: none */
     const mm_event_t *ev;
     const mm_query_analysis_t *qa; /* NULL unless a query event */
     mm__user_t *user;
@@ -76,8 +77,9 @@ double mm__geo_distance_m(double lat1, double lon1, double lat2, double lon2);
 
 /* In-store position (detect_instore.c). */
 void mm__detect_instore(const mm__detect_ctx_t *ctx, mm__evidence_t *evd);
-/** @brief True when (lat, lon) lies in one of @p conf's geofences. */
-bool mm__in_geofence(const mm_rules_conf_t *conf, double lat, double lon);
+/** @brief 16-bit fingerprint of the event's session and device: which
+ * device was in the store. */
+uint16_t mm__device_fp(const mm_event_t *ev);
 
 /* Cart and purchase after a buy moment (detect_cart.c). */
 void mm__detect_cart(const mm__detect_ctx_t *ctx, mm__evidence_t *evd);

@@ -13,7 +13,8 @@
  *                  research (rapid queries, refinements); or know layered
  *                  with buy or go ("best running shoes": know + buy).
  *   awareness      everything else: know, and do (learning how).
- * The strategy is mm_moment_strategy(type), looked up by the sinks.
+ * The strategy is the rules' row for the type in the event's language
+ * (mm_rules_strategy), set by mm_classify.
  */
 #include "detectors.h"
 

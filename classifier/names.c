@@ -93,22 +93,3 @@ static const char *const stage_names[MM_STAGE__COUNT] = {
 const char *mm_journey_stage_name(mm_journey_stage_t stage) {
     return (unsigned)stage < MM_STAGE__COUNT ? stage_names[stage] : "unknown";
 }
-
-/* The moments' table (docs/events.md, strategy): goal, content, horizon. */
-static const mm_strategy_t strategies[MM_MOMENT__COUNT] = {
-    [MM_MOMENT_KNOW] = {"gather information",
-                        "guides, expert articles, FAQs, infographics",
-                        "long (awareness building)"},
-    [MM_MOMENT_GO] = {"find options nearby",
-                      "local listings, maps, directions, reviews, opening hours",
-                      "minutes to hours"},
-    [MM_MOMENT_DO] = {"learn how",
-                      "step-by-step guides, video tutorials, instructions",
-                      "during the task"},
-    [MM_MOMENT_BUY] = {"complete a transaction",
-                       "comparisons, reviews, prices, checkout", "minutes"},
-};
-
-const mm_strategy_t *mm_moment_strategy(mm_moment_type_t type) {
-    return &strategies[(unsigned)type < MM_MOMENT__COUNT ? type : 0];
-}

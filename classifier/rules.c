@@ -1,6 +1,7 @@
 /*
- * Rules: the behavioural thresholds plus the lexicons, built once, then
- * immutable and shared by every thread (swapped whole on reload).
+ * Rules: the behavioural thresholds plus the lexicons, the strategy table
+ * and the places, built once, then immutable and shared by every thread
+ * (swapped whole on reload: a moment never mixes two generations).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,8 @@ void mm_rules_conf_defaults(mm_rules_conf_t *conf) {
     /* Friction rides on the user's next moment if it comes within ten
      * minutes; later it says nothing about that moment. */
     conf->friction_carry_ms = 10 * MM__MINUTE_MS;
-    conf->n_geofences = 0; /* no stores configured */
+    conf->places_file[0] = '\0';  /* no stores */
+    conf->strategy_dir[0] = '\0'; /* the lexicon folder's strategy/ */
 }
 
 /* Each bound is why the detectors can keep fixed-size rings and 32-bit
@@ -85,18 +87,6 @@ static bool conf_check(const mm_rules_conf_t *c, char *errstr, size_t errstr_siz
         snprintf(errstr, errstr_size, "topic_confidence: must be in [0, 1]");
         return false;
     }
-    if (c->n_geofences > MM_GEOFENCES_MAX) {
-        snprintf(errstr, errstr_size, "geofences: at most %d", MM_GEOFENCES_MAX);
-        return false;
-    }
-    for (uint32_t i = 0; i < c->n_geofences; i++) {
-        const mm_geofence_t *g = &c->geofences[i];
-        if (!(g->lat >= -90 && g->lat <= 90 && g->lon >= -180 && g->lon <= 180 &&
-              g->radius_m > 0 && g->radius_m <= 50000)) {
-            snprintf(errstr, errstr_size, "geofences[%u]: bad position or radius", i);
-            return false;
-        }
-    }
     return true;
 }
 
@@ -113,6 +103,19 @@ mm_rules_t *mm_rules_load(const char *lexicon_dir, const mm_rules_conf_t *conf,
     rules->lexicon = mm__lexicon_load_dir(lexicon_dir, errstr, errstr_size);
     if (!rules->lexicon)
         goto fail;
+    char dir[sizeof(conf->strategy_dir) + 16];
+    if (conf->strategy_dir[0])
+        snprintf(dir, sizeof(dir), "%s", conf->strategy_dir);
+    else
+        snprintf(dir, sizeof(dir), "%s/strategy", lexicon_dir);
+    rules->strategy = mm__strategy_load(dir, errstr, errstr_size);
+    if (!rules->strategy)
+        goto fail;
+    if (conf->places_file[0]) {
+        rules->places = mm__places_load(conf->places_file, errstr, errstr_size);
+        if (!rules->places)
+            goto fail;
+    }
     return rules;
 fail:
     mm_rules_destroy(rules);
@@ -124,5 +127,16 @@ void mm_rules_destroy(mm_rules_t *rules) {
         return;
     if (rules->lexicon)
         mm__lexicon_destroy(rules->lexicon);
+    mm__strategy_destroy(rules->strategy);
+    mm__places_destroy(rules->places);
     free(rules);
+}
+
+const mm_strategy_t *mm_rules_strategy(const mm_rules_t *rules, mm_moment_type_t type,
+                                       mm_str_t lang) {
+    return mm__strategy_get(rules->strategy, type, lang);
+}
+
+size_t mm_rules_places(const mm_rules_t *rules, const mm_place_t **places) {
+    return mm__places_list(rules->places, places);
 }

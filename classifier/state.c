@@ -369,7 +369,7 @@ void mm_state_clear_dirty(mm_state_t *st, mm_str_t user_id) {
  * bytes mean the same in any table of the same build; the version changes
  * whenever mm__user_t or mm__user_ext_t does (their sizes are checked too).
  */
-#define MM__EXPORT_VERSION 1
+#define MM__EXPORT_VERSION 2 /* 2: instore_fp took the 8th term fingerprint */
 #define MM__EXPORT_HEAD 2
 #define MM__REC_BYTES (sizeof(mm__user_t) - sizeof(uint64_t))
 _Static_assert(MM__EXPORT_HEAD + MM__REC_BYTES + sizeof(mm__user_ext_t) <= MM_STATE_EXPORT_MAX,

@@ -19,8 +19,9 @@
  * rejects larger). Six covers "several" with room to spare. */
 #define MM__QRING 6
 #define MM__LRING 6
-/* Terms of the previous query kept as 16-bit fingerprints (see rapid). */
-#define MM__PREV_TERMS 8
+/* Terms of the previous query kept as 16-bit fingerprints (see rapid):
+ * seven, so that the in-store device's fingerprint fits the budget. */
+#define MM__PREV_TERMS 7
 #define MM__GEO_UNKNOWN INT32_MIN /* a ring entry without a position */
 #define MM__TYPE_NONE 0xFF
 
@@ -46,13 +47,14 @@ typedef struct mm__user_s {
     int64_t base_ts;             /* packed times are relative to this */
     uint32_t q_t[MM__QRING];     /* query times (packed) */
     uint16_t q_terms[MM__PREV_TERMS]; /* previous query's term fingerprints */
+    uint16_t instore_fp;         /* the device last_instore_t is about */
     uint32_t loc_t[MM__LRING];   /* location pings / place queries */
     int32_t loc_lat[MM__LRING];  /* 1e-7 degrees, MM__GEO_UNKNOWN */
     int32_t loc_lon[MM__LRING];
     uint32_t last_buy_t;         /* last buy moment */
     uint32_t last_purchase_t;
     uint32_t last_page_t;        /* last page_view */
-    uint32_t last_instore_t;     /* last in-store position */
+    uint32_t last_instore_t;     /* last in-store position (instore_fp's) */
     uint32_t last_burst_t;       /* last location-burst moment */
     uint32_t friction_t;         /* when pending friction was seen */
     uint32_t slow_page_ms;       /* the pending slow page's load time */

@@ -169,11 +169,12 @@ WALK_INLINE void walk_moment(const mm_moment_t *m, int64_t detected_ts, uint32_t
     if (WANT(JOURNEY_STAGE))
         cstr(&w, K("journey_stage"), MM_MF_REQUIRED, mm_journey_stage_name(m->stage));
     if (WANT(STRATEGY)) {
-        const mm_strategy_t *st = mm_moment_strategy(m->type);
+        const mm_strategy_t *st = m->strategy; /* NULL: a moment made by hand */
         begin(&w, K("strategy"), MM_MF_OBJECT_BEGIN, 0);
         cstr(&w, K("goal"), MM_MF_REQUIRED, st ? st->goal : NULL);
         cstr(&w, K("content"), MM_MF_REQUIRED, st ? st->content : NULL);
         cstr(&w, K("horizon"), MM_MF_REQUIRED, st ? st->horizon : NULL);
+        cstr(&w, K("offer"), MM_MF_OPTIONAL, st ? st->offer : NULL); /* the operator's, when set */
         begin(&w, NO_KEY, MM_MF_OBJECT_END, 0);
     }
     if (WANT(CONTEXT)) {

@@ -149,7 +149,7 @@ START_TEST(test_moment_context_filled) {
     mm_moment_t m;
     ck_assert_uint_eq(classify(&ev, &m), 1);
     ck_assert_int_eq(m.local_hour, 13);
-    ck_assert_str_eq(mm_moment_strategy(m.type)->goal, "find options nearby");
+    ck_assert_str_eq(m.strategy->goal, "find options nearby");
     for (int k = 0; k < MM_MOMENT__COUNT; k++)
         ck_assert(m.scores[k] >= 0.0f && m.scores[k] <= 1.0f);
 }
@@ -240,6 +240,104 @@ START_TEST(test_in_store_product_query_is_buy) {
     ck_assert_int_eq(m.type, MM_MOMENT_BUY);
     ck_assert_int_eq(m.stage, MM_STAGE_DECISION);
     ck_assert_ptr_nonnull(find_signal(&m, "in_store"));
+}
+END_TEST
+
+/* The issue's leak: the phone pings from inside a shop, and 8 minutes later
+ * a query comes from the desktop at home. Before the in-store memory was
+ * tied to a device, the desktop query scored buy 1.0 with in_store. */
+START_TEST(test_in_store_stays_with_the_device_that_was_there) {
+    mm_moment_t m;
+    mm_event_t ping = event("u1", MM_EVENT_LOCATION, T0);
+    ping.in_store = 1;
+    ping.session_id = str("s1");
+    ping.device = str("mobile");
+    classify(&ping, &m);
+    mm_event_t desk = query("u1", "what is a blender", T0 + 8 * MIN);
+    desk.session_id = str("s2");
+    desk.device = str("desktop");
+    ck_assert_uint_eq(classify(&desk, &m), 1);
+    ck_assert_int_eq(m.type, MM_MOMENT_KNOW);
+    ck_assert_ptr_null(find_signal(&m, "in_store"));
+    mm_event_t phone = query("u1", "what is a blender", T0 + 9 * MIN);
+    phone.session_id = str("s1");
+    phone.device = str("mobile");
+    ck_assert_uint_eq(classify(&phone, &m), 1);
+    ck_assert_int_eq(m.type, MM_MOMENT_BUY);
+    ck_assert_ptr_nonnull(find_signal(&m, "in_store"));
+}
+END_TEST
+
+/* A position inside a place of the rules' places file is in store, and the
+ * signal names the place. */
+START_TEST(test_position_in_a_place_is_in_store) {
+    char dir[64], path[128], err[512];
+    mm_test_dir(dir);
+    mm_test_file(dir, "stores.csv", "id,name,lat,lon,radius\nmagasin,Magasin,55.6794,12.5841,80\n",
+                 path, sizeof(path));
+    mm_rules_conf_t conf;
+    mm_rules_conf_defaults(&conf);
+    snprintf(conf.places_file, sizeof(conf.places_file), "%s", path);
+    mm_rules_t *placed = mm_rules_load(MM_SOURCE_DIR "/lexicons", &conf, err, sizeof(err));
+    mm_test_dir_remove(dir);
+    ck_assert_msg(placed != NULL, "%s", err);
+    mm_moment_t m;
+    size_t n = 1;
+    mm_event_t shop = query("u1", "what is a blender", T0);
+    shop.lat = 55.6795;
+    shop.lon = 12.5842;
+    shop.has_geo = true;
+    ck_assert_int_eq(mm_classify(placed, state, &shop, &m, &n, NULL), MM_ERR_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(m.type, MM_MOMENT_BUY);
+    const mm_signal_t *sig = find_signal(&m, "in_store");
+    ck_assert_ptr_nonnull(sig);
+    ck_assert_uint_eq(sig->value.len, 7);
+    ck_assert_mem_eq(sig->value.p, "magasin", 7);
+    mm_event_t away = query("u2", "what is a blender", T0);
+    away.lat = 55.6900; /* ~1.2 km north */
+    away.lon = 12.5841;
+    away.has_geo = true;
+    n = 1;
+    ck_assert_int_eq(mm_classify(placed, state, &away, &m, &n, NULL), MM_ERR_OK);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(m.type, MM_MOMENT_KNOW);
+    ck_assert_ptr_null(find_signal(&m, "in_store"));
+    mm_rules_destroy(placed);
+}
+END_TEST
+
+/* { event, its lang hint, the query (NULL: a location burst), go's goal } */
+static const struct {
+    const char *hint, *text, *goal;
+} strategy_rows[] = {
+    {"da", "kaffe i nærheden", "find muligheder i nærheden"},
+    {NULL, "cómo llegar a la farmacia más cercana", "encontrar opciones cercanas"},
+    {"de-DE", NULL, "Angebote in der Nähe finden"}, /* no query: the hint */
+    {"fr", NULL, "find options nearby"},            /* no file: English */
+    {NULL, NULL, "find options nearby"},
+};
+
+START_TEST(test_strategy_speaks_the_event_language) {
+    mm_moment_t m;
+    const char *hint = strategy_rows[_i].hint, *text = strategy_rows[_i].text;
+    if (text) {
+        mm_event_t q = query("u1", text, T0);
+        q.lang = str(hint);
+        ck_assert_uint_eq(classify(&q, &m), 1);
+    } else {
+        for (int i = 0; i < 3; i++) { /* three pings: a location burst */
+            mm_event_t p = event("u1", MM_EVENT_LOCATION, T0 + i * MIN);
+            p.lat = 55.6761;
+            p.lon = 12.5683;
+            p.has_geo = true;
+            p.lang = str(hint);
+            classify(&p, &m);
+        }
+    }
+    ck_assert_int_eq(m.type, MM_MOMENT_GO);
+    ck_assert_ptr_nonnull(m.strategy);
+    ck_assert_str_eq(m.strategy->goal, strategy_rows[_i].goal);
 }
 END_TEST
 
@@ -509,6 +607,10 @@ static Suite *classify_suite(void) {
     tcase_add_test(tc, test_location_burst_yields_go_without_query);
     tcase_add_test(tc, test_bare_query_during_burst_is_go);
     tcase_add_test(tc, test_in_store_product_query_is_buy);
+    tcase_add_test(tc, test_in_store_stays_with_the_device_that_was_there);
+    tcase_add_test(tc, test_position_in_a_place_is_in_store);
+    tcase_add_loop_test(tc, test_strategy_speaks_the_event_language, 0,
+                        (int)(sizeof(strategy_rows) / sizeof(strategy_rows[0])));
     tcase_add_loop_test(tc, test_cart_after_buy_query_is_buy, 0,
                         (int)(sizeof(cart_rows) / sizeof(cart_rows[0])));
     tcase_add_test(tc, test_support_query_after_purchase_is_post_purchase);

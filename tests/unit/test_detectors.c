@@ -14,6 +14,7 @@
 /* One user's world: the rules, the record, the evidence of the last event. */
 typedef struct {
     mm_rules_conf_t conf;
+    struct mm__places_s *places; /* owned; NULL: no stores */
     mm__user_t user;
     mm__evidence_t evd;
     bool windows;
@@ -61,8 +62,9 @@ static void run(world_t *w, detector_fn fn, const mm_event_t *ev,
     memset(&w->evd, 0, sizeof(w->evd));
     if (ts > w->user.last_ts)
         w->user.last_ts = ts;
-    mm__detect_ctx_t ctx = {.conf = &w->conf, .ev = ev, .qa = qa, .user = &w->user,
-                            .ts = ts, .windows = w->windows, .is_new = w->is_new};
+    mm__detect_ctx_t ctx = {.conf = &w->conf, .places = w->places, .ev = ev, .qa = qa,
+                            .user = &w->user, .ts = ts, .windows = w->windows,
+                            .is_new = w->is_new};
     fn(&ctx, &w->evd);
 }
 
@@ -303,28 +305,62 @@ START_TEST(test_in_store_product_query_is_buy) {
 }
 END_TEST
 
-/* { lat, lon, in_store field, want in store } with one store at Magasin. */
+/* One store at Magasin (80 m) and one across the street (30 m) whose circle
+ * overlaps it: a position in both belongs to the nearer centre. */
+static void world_stores(world_t *w) {
+    char dir[64], path[128], err[256];
+    mm_test_dir(dir);
+    mm_test_file(dir, "places.csv",
+                 "id,name,lat,lon,radius,kind\n"
+                 "magasin,Magasin du Nord,55.6794,12.5841,80,store\n"
+                 "kiosk,Kiosk,55.6790,12.5850,30,store\n",
+                 path, sizeof(path));
+    w->places = mm__places_load(path, err, sizeof(err));
+    ck_assert_msg(w->places != NULL, "places: %s", err);
+    mm_test_dir_remove(dir);
+}
+
+/* { lat, lon, in_store field, want in store, the signal's place } */
 static const struct {
     double lat, lon;
     int8_t in_store;
     bool want;
+    const char *place;
 } fence_rows[] = {
-    {55.6794, 12.5841, -1, true},  /* in the middle */
-    {55.6800, 12.5841, -1, true},  /* ~67 m north, radius 80 m */
-    {55.6810, 12.5841, -1, false}, /* ~178 m north */
-    {55.6794, 12.5841, 0, false},  /* explicit false wins over the fence */
-    {55.6900, 12.6000, 1, true},   /* explicit true wins without a fence */
+    {55.6794, 12.5841, -1, true, "magasin"}, /* in the middle */
+    {55.6800, 12.5841, -1, true, "magasin"}, /* ~67 m north, radius 80 m */
+    {55.6810, 12.5841, -1, false, NULL},     /* ~178 m north */
+    {55.6790, 12.5849, -1, true, "kiosk"},   /* in both: the kiosk is nearer */
+    {55.6794, 12.5841, 0, false, NULL},      /* explicit false wins over the fence */
+    {55.6900, 12.6000, 1, true, NULL},       /* explicit true wins without a fence */
 };
 
 START_TEST(test_geofence_marks_in_store) {
     world_t w;
     world_init(&w);
-    w.conf.n_geofences = 1;
-    w.conf.geofences[0] = (mm_geofence_t){55.6794, 12.5841, 80};
+    world_stores(&w);
     mm_event_t ev = ping(fence_rows[_i].lat, fence_rows[_i].lon);
     ev.in_store = fence_rows[_i].in_store;
     run(&w, mm__detect_instore, &ev, NULL, T0);
     ck_assert_int_eq(w.evd.in_store, fence_rows[_i].want);
+    const mm_signal_t *sig = find_signal(&w.evd, "in_store");
+    if (fence_rows[_i].place) {
+        ck_assert_ptr_nonnull(sig);
+        ck_assert_uint_eq(sig->value.len, strlen(fence_rows[_i].place));
+        ck_assert_mem_eq(sig->value.p, fence_rows[_i].place, sig->value.len);
+    } else if (sig) {
+        ck_assert_ptr_null(sig->value.p); /* no place named without a position in one */
+    }
+    mm__places_destroy(w.places);
+}
+END_TEST
+
+START_TEST(test_no_places_no_geofence) {
+    world_t w;
+    world_init(&w);
+    mm_event_t ev = ping(55.6794, 12.5841);
+    run(&w, mm__detect_instore, &ev, NULL, T0);
+    ck_assert(!w.evd.in_store);
 }
 END_TEST
 
@@ -340,6 +376,75 @@ START_TEST(test_store_visit_remembered_for_query_without_position) {
     ck_assert(w.evd.in_store);
     run(&w, mm__detect_instore, &q, &qa, T0 + 30 * MIN);
     ck_assert(!w.evd.in_store);
+}
+END_TEST
+
+/* The issue's leak: a phone pings from the shop, and 8 minutes later a query
+ * comes from { session, device }; in store only for the device that was
+ * there. */
+static const struct {
+    const char *session, *device;
+    bool want;
+} device_rows[] = {
+    {"s1", "mobile", true},   /* the phone itself */
+    {"s2", "desktop", false}, /* the desktop at home */
+    {"s1", "desktop", false}, /* a session shared across devices */
+    {"s2", "mobile", false},  /* another session on a phone */
+    {NULL, NULL, false},      /* an event that says neither */
+};
+
+static mm_str_t opt(const char *s) { return (mm_str_t){s, s ? strlen(s) : 0}; }
+
+START_TEST(test_store_visit_stays_with_its_device) {
+    world_t w;
+    world_init(&w);
+    mm_event_t p = event(MM_EVENT_LOCATION);
+    p.in_store = 1;
+    p.session_id = MM_STR_LIT("s1");
+    p.device = MM_STR_LIT("mobile");
+    run(&w, mm__detect_instore, &p, NULL, T0);
+    mm_event_t q = event(MM_EVENT_QUERY);
+    q.session_id = opt(device_rows[_i].session);
+    q.device = opt(device_rows[_i].device);
+    mm_query_analysis_t qa = analysis(NULL, 0);
+    qa.product = true;
+    run(&w, mm__detect_instore, &q, &qa, T0 + 8 * MIN);
+    ck_assert_int_eq(w.evd.in_store, device_rows[_i].want);
+    ck_assert_int_eq(w.evd.boost[MM_MOMENT_BUY] > 0, device_rows[_i].want);
+}
+END_TEST
+
+START_TEST(test_only_the_visiting_device_leaves_the_store) {
+    world_t w;
+    world_init(&w);
+    mm_event_t phone = event(MM_EVENT_LOCATION), desk = event(MM_EVENT_LOCATION);
+    phone.session_id = MM_STR_LIT("s1");
+    desk.session_id = MM_STR_LIT("s2");
+    phone.in_store = 1;
+    run(&w, mm__detect_instore, &phone, NULL, T0);
+    desk.in_store = 0; /* another device, elsewhere: says nothing of the phone */
+    run(&w, mm__detect_instore, &desk, NULL, T0 + MIN);
+    mm_event_t q = event(MM_EVENT_QUERY);
+    q.session_id = MM_STR_LIT("s1");
+    mm_query_analysis_t qa = analysis(NULL, 0);
+    run(&w, mm__detect_instore, &q, &qa, T0 + 2 * MIN);
+    ck_assert(w.evd.in_store);
+    phone.in_store = 0; /* the phone itself left */
+    run(&w, mm__detect_instore, &phone, NULL, T0 + 3 * MIN);
+    run(&w, mm__detect_instore, &q, &qa, T0 + 4 * MIN);
+    ck_assert(!w.evd.in_store);
+}
+END_TEST
+
+START_TEST(test_device_fingerprint_tells_session_and_device_apart) {
+    mm_event_t a = event(MM_EVENT_QUERY), b = event(MM_EVENT_QUERY);
+    ck_assert_uint_eq(mm__device_fp(&a), mm__device_fp(&b));
+    a.session_id = MM_STR_LIT("s1");
+    b.device = MM_STR_LIT("s1"); /* the same bytes in the other field */
+    ck_assert_uint_ne(mm__device_fp(&a), mm__device_fp(&b));
+    b.session_id = MM_STR_LIT("s1");
+    b.device = (mm_str_t){NULL, 0};
+    ck_assert_uint_eq(mm__device_fp(&a), mm__device_fp(&b));
 }
 END_TEST
 
@@ -664,7 +769,11 @@ static Suite *detectors_suite(void) {
     tc = tcase_create("detect_instore");
     tcase_add_test(tc, test_in_store_product_query_is_buy);
     tcase_add_loop_test(tc, test_geofence_marks_in_store, 0, NROWS(fence_rows));
+    tcase_add_test(tc, test_no_places_no_geofence);
     tcase_add_test(tc, test_store_visit_remembered_for_query_without_position);
+    tcase_add_loop_test(tc, test_store_visit_stays_with_its_device, 0, NROWS(device_rows));
+    tcase_add_test(tc, test_only_the_visiting_device_leaves_the_store);
+    tcase_add_test(tc, test_device_fingerprint_tells_session_and_device_apart);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("detect_cart");

@@ -21,9 +21,14 @@
 
 static mm_event_t g_ev;
 static mm_moment_t g_m;
+/* A strategy row with the optional offer, and one without it. */
+static const mm_strategy_t g_offer = {"find options nearby", "local listings, maps",
+                                      "minutes to hours", "spring-\"sale\"-42"};
+static const mm_strategy_t g_plain = {"gather information", "guides", "long", NULL};
 
-/** Which moment: 0 full, 1 every optional part absent, 2 invalid UTF-8
- * and awkward numbers. */
+/** Which moment: 0 full (a strategy with an offer), 1 every optional part
+ * absent (no strategy at all), 2 invalid UTF-8 and awkward numbers (a
+ * strategy without an offer). */
 static void make_moment(int variant) {
     mm_event_init(&g_ev);
     memset(&g_m, 0, sizeof(g_m));
@@ -44,6 +49,7 @@ static void make_moment(int variant) {
     g_ev.ts = 1763900000000LL;
     g_ev.has_ts = true;
     g_m.type = MM_MOMENT_GO;
+    g_m.strategy = variant == 0 ? &g_offer : &g_plain;
     g_m.confidence = 0.91f;
     g_m.scores[0] = 0.12f;
     g_m.scores[1] = 0.91f;
