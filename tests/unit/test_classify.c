@@ -259,7 +259,9 @@ START_TEST(test_in_store_stays_with_the_device_that_was_there) {
     ck_assert_uint_eq(classify(&desk, &m), 1);
     ck_assert_int_eq(m.type, MM_MOMENT_KNOW);
     ck_assert_ptr_null(find_signal(&m, "in_store"));
-    mm_event_t phone = query("u1", "what is a blender", T0 + 9 * MIN);
+    /* Another product: the same words would be a refinement of the desk's
+     * know moment, which carries know along. */
+    mm_event_t phone = query("u1", "what is a toaster", T0 + 9 * MIN);
     phone.session_id = str("s1");
     phone.device = str("mobile");
     ck_assert_uint_eq(classify(&phone, &m), 1);
