@@ -37,6 +37,17 @@ void mm_signals_block(void) {
 
 /* ------------------------------------------------------------- hot reload */
 
+/* ", N places from FILE" when the rules have a places file, else "". */
+static void places_note(const mm_config_t *cfg, const mm_rules_t *rules, char *buf,
+                        size_t cap) {
+    const mm_place_t *places;
+    size_t n = mm_rules_places(rules, &places);
+    if (cfg->rules.places_file[0])
+        snprintf(buf, cap, ", %zu places from %s", n, cfg->rules.places_file);
+    else
+        buf[0] = '\0';
+}
+
 /*
  * SIGHUP: re-read the configuration file and the command line's keys, load
  * the lexicons and thresholds into new rules, and hand them to the engine
@@ -59,12 +70,14 @@ static void reload(mm_run_t *run) {
         mm_log_error("reload failed, the current rules stay in force: %s", errstr);
         return;
     }
+    char note[1200];
+    places_note(&fresh, rules, note, sizeof(note)); /* before the engine owns them */
     mm_engine_set_rules(run->engine, rules);
     atomic_fetch_add(&run->reloads_ok, 1);
     mm_engine_stats_t st;
     mm_engine_stats(run->engine, &st);
-    mm_log_info("reloaded rules from %s (generation %" PRIu32 ")", fresh.lexicon_dir,
-                st.rules_generation);
+    mm_log_info("reloaded rules from %s (generation %" PRIu32 "%s)", fresh.lexicon_dir,
+                st.rules_generation, note);
     mm_config_destroy(&fresh);
 }
 
@@ -163,6 +176,10 @@ int mm_run(mm_config_t *cfg, const mm_run_hooks_t *hooks) {
         code = 2; /* the operator's files (lexicons, strategy, places): configuration */
         goto fail;
     }
+    char note[1200];
+    places_note(cfg, rules, note, sizeof(note));
+    if (note[0])
+        mm_log_info("rules from %s%s", cfg->lexicon_dir, note);
     mm_engine_hooks_t ehooks = {
         .log = engine_log,
         .on_moment = hooks ? hooks->on_moment : NULL,
