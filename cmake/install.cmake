@@ -4,6 +4,7 @@
 #   bin/micromoment
 #   share/man/man1/micromoment.1.gz
 #   share/micromoment/lexicons/*.tsv     (the binary's default lexicon folder)
+#   share/micromoment/lexicons/strategy/*.tsv  (the strategy texts per language)
 #   share/micromoment/schemas/*.avsc
 #   share/doc/micromoment/micromoment.conf.example, README.md
 #   <sysconfdir>/micromoment/micromoment.conf   (a dpkg conffile: /etc with
@@ -44,6 +45,7 @@ else()
   install(FILES ${MM_PKG_DIR}/micromoment.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 endif()
 
+# Recursive: the strategy/ subfolder comes along.
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/lexicons/
         DESTINATION ${CMAKE_INSTALL_DATADIR}/micromoment/lexicons
         FILES_MATCHING PATTERN "*.tsv")

@@ -238,6 +238,9 @@ install_checks() {
   check_eq "installed lexicons are the source's" \
     "$(cd "$SRC/lexicons" && echo *.tsv)" \
     "$(cd "$WORK/out/usr/share/micromoment/lexicons" && echo *.tsv)"
+  check_eq "installed strategy files are the source's" \
+    "$(cd "$SRC/lexicons/strategy" && echo *.tsv)" \
+    "$(cd "$WORK/out/usr/share/micromoment/lexicons/strategy" 2>/dev/null && echo *.tsv)"
   # what the Dockerfile copies out of the build stage's DESTDIR=/out
   local p bad=""
   for p in $FROM_BUILD; do
@@ -284,6 +287,7 @@ deb_checks() {
   local f missing=""
   for f in usr/bin/micromoment usr/share/man/man1/micromoment.1.gz \
            usr/share/micromoment/lexicons/en.tsv usr/share/micromoment/schemas/moment.avsc \
+           usr/share/micromoment/lexicons/strategy/en.tsv \
            systemd/system/micromoment.service etc/micromoment/micromoment.conf; do
     grep -q "$f\$" <<<"$files" || missing+=" $f"
   done

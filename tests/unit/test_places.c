@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classifier/classifier_int.h"
+#include "classifier/detectors.h"
 
 static char g_dir[64];
 
@@ -48,7 +48,7 @@ START_TEST(test_csv_columns_in_any_order_with_quotes) {
     ck_assert_msg(ps != NULL, "%s", err);
     const mm_place_t *v;
     ck_assert_uint_eq(mm__places_list(ps, &v), 2);
-    ck_assert_str_eq(v[0].id, "syd"); /* sorted by latitude */
+    ck_assert_str_eq(v[0].id, "syd"); /* index order: the southern strip first */
     const mm_place_t *nord = by_id(ps, "nord"), *syd = by_id(ps, "syd");
     ck_assert_str_eq(nord->name, "Nord, \"the big one\"");
     ck_assert_str_eq(nord->kind, "outlet");
@@ -243,7 +243,9 @@ static struct mm__places_s *stores(void) {
                                    "magasin,55.6794,12.5841,80\n"
                                    "kiosk,55.6790,12.5850,30\n"
                                    "north,55.7000,12.6000,100\n"
-                                   "region,56.5000,10.0000,50000\n",
+                                   "region,56.5000,10.0000,50000\n"
+                                   "dateline,0.0000,179.9995,100\n"
+                                   "pole,89.9999,0.0000,100\n",
                                    err, sizeof(err));
     ck_assert_msg(ps != NULL, "%s", err);
     return ps;
@@ -258,6 +260,9 @@ static const struct {
     {55.6810, 12.5841, NULL},      {55.6005, 12.5000, "south"},
     {55.7000, 12.6015, "north"},   {55.7000, 12.6020, NULL}, /* ~125 m east */
     {56.9000, 10.1000, "region"},  {-33.0, 151.0, NULL},
+    {0.0000, -179.9999, "dateline"}, /* across the antimeridian, ~67 m */
+    {0.0000, -179.9980, NULL},
+    {89.9995, 90.0, "pole"},         /* a quarter round the pole, ~68 m */
 };
 
 START_TEST(test_find_returns_the_circle_holding_the_position) {
@@ -269,6 +274,59 @@ START_TEST(test_find_returns_the_circle_holding_the_position) {
     } else {
         ck_assert_ptr_null(p);
     }
+    mm__places_destroy(ps);
+}
+END_TEST
+
+/* The index finds what a scan of every place finds: the nearest centre of
+ * the circles holding the position. Random stores (shop-sized, then mixed
+ * with a few wide ones) around the antimeridian and in Denmark. */
+START_TEST(test_find_agrees_with_every_place_scanned) {
+    static const struct {
+        double lat0, lat1, lon0, lon1;
+    } area[] = {{54.5, 57.75, 8.0, 12.7}, {-0.5, 0.5, 179.5, 180.5}};
+    unsigned seed = 17u + (unsigned)_i;
+    size_t cap = 2000 * 48 + 64, len = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+    len += (size_t)snprintf(text, cap, "id,lat,lon,radius\n");
+    for (int i = 0; i < 2000; i++) {
+        int a = i % 2;
+        double lat = area[a].lat0 + (area[a].lat1 - area[a].lat0) * rand_r(&seed) / RAND_MAX;
+        double lon = area[a].lon0 + (area[a].lon1 - area[a].lon0) * rand_r(&seed) / RAND_MAX;
+        if (lon > 180)
+            lon -= 360;
+        double radius = _i == 1 && i % 500 == 0 ? 20000 : 50 + rand_r(&seed) % 5000;
+        len += (size_t)snprintf(text + len, cap - len, "p%d,%.6f,%.6f,%.0f\n", i, lat, lon, radius);
+    }
+    char err[256];
+    struct mm__places_s *ps = load("random.csv", text, err, sizeof(err));
+    free(text);
+    ck_assert_msg(ps != NULL, "%s", err);
+    const mm_place_t *v;
+    size_t n = mm__places_list(ps, &v);
+    int found = 0;
+    for (int q = 0; q < 20000; q++) {
+        int a = q % 2;
+        double lat = area[a].lat0 + (area[a].lat1 - area[a].lat0) * rand_r(&seed) / RAND_MAX;
+        double lon = area[a].lon0 + (area[a].lon1 - area[a].lon0) * rand_r(&seed) / RAND_MAX;
+        if (lon > 180)
+            lon -= 360;
+        const mm_place_t *want = NULL;
+        double want_m = 0;
+        for (size_t i = 0; i < n; i++) {
+            double m = mm__geo_distance_m(lat, lon, v[i].lat, v[i].lon);
+            if (m <= v[i].radius_m && (!want || m < want_m)) {
+                want = &v[i];
+                want_m = m;
+            }
+        }
+        const mm_place_t *got = mm__places_find(ps, lat, lon);
+        ck_assert_msg(got == want, "(%f, %f): got %s, want %s", lat, lon,
+                      got ? got->id : "none", want ? want->id : "none");
+        found += want != NULL;
+    }
+    ck_assert_int_gt(found, 1000); /* the comparison saw many hits, not only misses */
     mm__places_destroy(ps);
 }
 END_TEST
@@ -333,6 +391,7 @@ static Suite *places_suite(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, test_find_returns_the_circle_holding_the_position, 0,
                         NROWS(find_rows));
+    tcase_add_loop_test(tc, test_find_agrees_with_every_place_scanned, 0, 2);
     tcase_add_test(tc, test_find_without_places_is_none);
     tcase_add_test(tc, test_rules_carry_the_places_file);
     suite_add_tcase(s, tc);
