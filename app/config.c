@@ -100,7 +100,8 @@ static const mm_conf_key_t conf_keys[] = {
      "Folder of lexicon files (*.tsv); empty: the installed lexicons."},
     {"mm.strategy.dir", MM_CT_STR, F(rules.strategy_dir), 0, 0, NULL, "",
      "Folder of strategy files (<lang>.tsv: goal, content, horizon and an optional "
-     "offer per moment type; en.tsv required); empty: <mm.lexicon.dir>/strategy. "
+     "offer per moment type; en.tsv required); empty: <mm.lexicon.dir>/strategy, or "
+     "the installed ones when that folder has none. "
      "Read with the rules (at start and on SIGHUP)."},
     {"mm.places.file", MM_CT_STR, F(rules.places_file), 0, 0, NULL, "",
      "Stores: a CSV (header id,name,lat,lon,radius,kind; radius in metres) or GeoJSON "

@@ -236,15 +236,31 @@ done:
     return code;
 }
 
-void mm_resolve_lexicon_dir(mm_config_t *cfg) {
-    if (*cfg->lexicon_dir)
-        return;
-    const char *candidates[] = {MM_LEXICON_DIR_DEFAULT, MM_LEXICON_DIR_SOURCE};
-    for (size_t i = 0; i < 2; i++) {
+/* The first of @p candidates that can be read, else the first. */
+static void resolve(char *out, size_t cap, const char *const *candidates, size_t n) {
+    for (size_t i = 0; i < n; i++) {
         if (access(candidates[i], R_OK) == 0) {
-            snprintf(cfg->lexicon_dir, sizeof(cfg->lexicon_dir), "%s", candidates[i]);
+            snprintf(out, cap, "%s", candidates[i]);
             return;
         }
     }
-    snprintf(cfg->lexicon_dir, sizeof(cfg->lexicon_dir), "%s", MM_LEXICON_DIR_DEFAULT);
+    snprintf(out, cap, "%s", candidates[0]);
+}
+
+void mm_resolve_lexicon_dir(mm_config_t *cfg) {
+    if (!*cfg->lexicon_dir) {
+        const char *const dirs[] = {MM_LEXICON_DIR_DEFAULT, MM_LEXICON_DIR_SOURCE};
+        resolve(cfg->lexicon_dir, sizeof(cfg->lexicon_dir), dirs, 2);
+    }
+    /* A lexicon folder of one's own without strategy files (made before
+     * they existed, or holding only lexicons to try) keeps the installed
+     * strategy: its own strategy/ when it has one. */
+    if (!*cfg->rules.strategy_dir) {
+        char own[sizeof(cfg->rules.strategy_dir)];
+        int k = snprintf(own, sizeof(own), "%s/strategy", cfg->lexicon_dir);
+        const char *const dirs[] = {k > 0 && (size_t)k < sizeof(own) ? own : "",
+                                    MM_LEXICON_DIR_DEFAULT "/strategy",
+                                    MM_LEXICON_DIR_SOURCE "/strategy"};
+        resolve(cfg->rules.strategy_dir, sizeof(cfg->rules.strategy_dir), dirs, 3);
+    }
 }

@@ -43,7 +43,10 @@ uint16_t mm_run_http_port(const mm_run_t *run);
 void mm_run_stats(mm_run_t *run, mm_engine_stats_t *stats);
 
 /** @brief Resolve the lexicon folder: the key, the installed one, the
- * source tree's (for a build tree). Writes into cfg->lexicon_dir. */
+ * source tree's (for a build tree). Writes into cfg->lexicon_dir; and,
+ * unless mm.strategy.dir is set, the strategy folder into
+ * cfg->rules.strategy_dir: the lexicon folder's strategy/, else the
+ * installed one, else the source tree's. */
 void mm_resolve_lexicon_dir(mm_config_t *cfg);
 
 #endif
