@@ -103,6 +103,10 @@ typedef struct mm__lines_s {
  * false at the end of the buffer. */
 bool mm__lines_next(mm__lines_t *it, char **line, size_t *len);
 
+/** @brief Cut @p line at its tabs in place; the first @p max fields go to
+ * @p fields. @returns how many fields the line has (more than @p max, too). */
+size_t mm__split_tabs(char *line, char **fields, size_t max);
+
 /** @brief True when @p s is well-formed UTF-8 without control characters
  * (a name or a text written for people). */
 bool mm__text_valid(const char *s, size_t n);

@@ -202,17 +202,8 @@ done:
  * false with the reason in why. */
 static bool add_row(mm_lexicon_t *lex, uint8_t lang, size_t first_of_file,
                     char *line, uint32_t lineno, char *why, size_t why_size) {
-    char *fields[4];
-    size_t n = 0;
-    for (char *p = line;; p++) {
-        if (n < 4)
-            fields[n] = p;
-        n++;
-        p = strchr(p, '\t');
-        if (!p)
-            break;
-        *p = '\0';
-    }
+    char *fields[3];
+    size_t n = mm__split_tabs(line, fields, 3);
     if (n != 3) {
         snprintf(why, why_size,
                  "expected 3 tab-separated fields (phrase, class, weight), got %zu",

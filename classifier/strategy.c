@@ -88,16 +88,8 @@ static bool field_ok(const char *what, const char *s, bool required, char *why,
 /* One row "moment\tgoal\tcontent\thorizon[\toffer]" into @p rows. */
 static bool add_row(mm_strategy_t rows[MM_MOMENT__COUNT], uint32_t lines[MM_MOMENT__COUNT],
                     char *line, uint32_t lineno, char *why, size_t why_size) {
-    char *f[6];
-    size_t n = 0;
-    for (char *p = line;; p++) {
-        if (n < 6)
-            f[n] = p;
-        n++;
-        if (!(p = strchr(p, '\t')))
-            break;
-        *p = '\0';
-    }
+    char *f[5];
+    size_t n = mm__split_tabs(line, f, 5);
     if (n != 4 && n != 5) {
         snprintf(why, why_size,
                  "expected 4 or 5 tab-separated fields (moment, goal, content, horizon, "

@@ -103,3 +103,16 @@ bool mm__text_valid(const char *s, size_t n) {
     }
     return true;
 }
+
+size_t mm__split_tabs(char *line, char **fields, size_t max) {
+    size_t n = 0;
+    for (char *p = line;; p++) {
+        if (n < max)
+            fields[n] = p;
+        n++;
+        if (!(p = strchr(p, '\t')))
+            break;
+        *p = '\0';
+    }
+    return n;
+}

@@ -394,6 +394,15 @@ online_pairs() { # online_pairs MOMENTS_JSONL > "event_id moment" lines
 # Number of lines in FILE (0 when missing).
 lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
+# ---- SIGHUP ---------------------------------------------------------------------
+
+# Reloads a `run` logging to $WORK/run.err has done and refused; the _above
+# forms are conditions for wait_for (re-evaluated on every poll).
+reloads() { grep -c "reloaded rules" "$WORK/run.err" || true; }
+failures() { grep -c "reload failed" "$WORK/run.err" || true; }
+reloads_above() { [ "$(reloads)" -gt "$1" ]; }
+failures_above() { [ "$(failures)" -gt "$1" ]; }
+
 # ---- fault tests ----------------------------------------------------------------
 
 # Points $T_EVENTS, $T_MOMENTS, $T_DLQ at a fresh set of topics (a second

@@ -48,10 +48,6 @@ for line in sys.stdin:
         break' "$1"
 }
 has_moment() { [ -n "$(moment_of "$1")" ]; }
-reloads() { grep -c "reloaded rules" "$WORK/run.err" || true; }
-failures() { grep -c "reload failed" "$WORK/run.err" || true; }
-reloads_above() { [ "$(reloads)" -gt "$1" ]; }
-failures_above() { [ "$(failures)" -gt "$1" ]; }
 
 # ---- the issue's case: the phone pings from inside the store; 8 minutes
 # later a desktop query of the same user, then one from the phone.

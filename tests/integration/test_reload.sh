@@ -20,12 +20,6 @@ produce_keyed "$T_EVENTS" "$WORK/first.tsv"
 run_pid=$!
 wait_for 30 grep -q assigned "$WORK/run.err"
 
-reloads() { grep -c "reloaded rules" "$WORK/run.err" || true; }
-failures() { grep -c "reload failed" "$WORK/run.err" || true; }
-# Conditions re-evaluated on every poll of wait_for.
-reloads_above() { [ "$(reloads)" -gt "$1" ]; }
-failures_above() { [ "$(failures)" -gt "$1" ]; }
-
 # The second half of the records is produced while the reloads happen.
 produce_keyed "$T_EVENTS" "$WORK/second.tsv" &
 producer=$!

@@ -40,10 +40,6 @@ for line in sys.stdin:
         break' "$1"
 }
 has_moment() { [ -n "$(strategy_of "$1")" ]; }
-reloads() { grep -c "reloaded rules" "$WORK/run.err" || true; }
-failures() { grep -c "reload failed" "$WORK/run.err" || true; }
-reloads_above() { [ "$(reloads)" -gt "$1" ]; }
-failures_above() { [ "$(failures)" -gt "$1" ]; }
 
 {
   q da-1 da "kaffe i nærheden"

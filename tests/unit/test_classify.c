@@ -246,27 +246,31 @@ END_TEST
 /* The issue's leak: the phone pings from inside a shop, and 8 minutes later
  * a query comes from the desktop at home. Before the in-store memory was
  * tied to a device, the desktop query scored buy 1.0 with in_store. */
-START_TEST(test_in_store_stays_with_the_device_that_was_there) {
+/* Classify @p ev as sent from @p session on @p device; its moment's type,
+ * and whether it was in store. */
+static mm_moment_type_t from_device(mm_event_t ev, const char *session, const char *device,
+                                    bool *in_store) {
     mm_moment_t m;
+    ev.session_id = str(session);
+    ev.device = str(device);
+    ck_assert_uint_eq(classify(&ev, &m), ev.type == MM_EVENT_QUERY ? 1 : 0);
+    *in_store = ev.type == MM_EVENT_QUERY && find_signal(&m, "in_store") != NULL;
+    return m.type;
+}
+
+START_TEST(test_in_store_stays_with_the_device_that_was_there) {
+    bool in;
     mm_event_t ping = event("u1", MM_EVENT_LOCATION, T0);
     ping.in_store = 1;
-    ping.session_id = str("s1");
-    ping.device = str("mobile");
-    classify(&ping, &m);
+    from_device(ping, "s1", "mobile", &in);
     mm_event_t desk = query("u1", "what is a blender", T0 + 8 * MIN);
-    desk.session_id = str("s2");
-    desk.device = str("desktop");
-    ck_assert_uint_eq(classify(&desk, &m), 1);
-    ck_assert_int_eq(m.type, MM_MOMENT_KNOW);
-    ck_assert_ptr_null(find_signal(&m, "in_store"));
+    ck_assert_int_eq(from_device(desk, "s2", "desktop", &in), MM_MOMENT_KNOW);
+    ck_assert(!in);
     /* Another product: the same words would be a refinement of the desk's
      * know moment, which carries know along. */
     mm_event_t phone = query("u1", "what is a toaster", T0 + 9 * MIN);
-    phone.session_id = str("s1");
-    phone.device = str("mobile");
-    ck_assert_uint_eq(classify(&phone, &m), 1);
-    ck_assert_int_eq(m.type, MM_MOMENT_BUY);
-    ck_assert_ptr_nonnull(find_signal(&m, "in_store"));
+    ck_assert_int_eq(from_device(phone, "s1", "mobile", &in), MM_MOMENT_BUY);
+    ck_assert(in);
 }
 END_TEST
 

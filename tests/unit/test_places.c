@@ -102,11 +102,15 @@ static const struct {
     {"# only a comment\n", "p.csv: no header row"},
 };
 
-START_TEST(test_csv_bad_place_names_file_and_line) {
+/* The file @p name holding @p text is refused with a message holding @p want. */
+static void refused(const char *name, const char *text, const char *want) {
     char err[256] = "";
-    ck_assert_ptr_null(load("p.csv", csv_bad_rows[_i].text, err, sizeof(err)));
-    ck_assert_msg(strstr(err, csv_bad_rows[_i].want) != NULL, "got '%s', want '%s'", err,
-                  csv_bad_rows[_i].want);
+    ck_assert_ptr_null(load(name, text, err, sizeof(err)));
+    ck_assert_msg(strstr(err, want) != NULL, "got '%s', want '%s'", err, want);
+}
+
+START_TEST(test_csv_bad_place_names_file_and_line) {
+    refused("p.csv", csv_bad_rows[_i].text, csv_bad_rows[_i].want);
 }
 END_TEST
 
@@ -226,10 +230,7 @@ static const struct {
 };
 
 START_TEST(test_geojson_bad_feature_names_it) {
-    char err[256] = "";
-    ck_assert_ptr_null(load("p.geojson", geo_bad_rows[_i].text, err, sizeof(err)));
-    ck_assert_msg(strstr(err, geo_bad_rows[_i].want) != NULL, "got '%s', want '%s'", err,
-                  geo_bad_rows[_i].want);
+    refused("p.geojson", geo_bad_rows[_i].text, geo_bad_rows[_i].want);
 }
 END_TEST
 
