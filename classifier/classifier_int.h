@@ -111,4 +111,9 @@ size_t mm__split_tabs(char *line, char **fields, size_t max);
  * (a name or a text written for people). */
 bool mm__text_valid(const char *s, size_t n);
 
+/** @brief Check a field of text: not empty when @p required, at most @p max
+ * bytes, mm__text_valid; false with "<what> is ..." in @p why. */
+bool mm__text_check(const char *what, const char *s, size_t n, size_t max, bool required,
+                    char *why, size_t why_size);
+
 #endif

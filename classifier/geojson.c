@@ -5,7 +5,6 @@
  * buffers and everything else is skipped (validated, to a bounded depth).
  * RFC 8259 throughout: a file another tool would refuse is refused here.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -415,9 +414,9 @@ static bool read_feature(jr_t *r, mm__place_build_t *b, int32_t index, bool *bad
     }
     mm_str_t none = {NULL, 0};
     *bad = !mm__place_add(b, f.has_id ? (mm_str_t){f.id, f.id_len} : none,
-                      f.has_name ? (mm_str_t){f.name, f.name_len} : none,
-                      f.has_kind ? (mm_str_t){f.kind, f.kind_len} : none, f.lat, f.lon,
-                      f.radius, line, index);
+                          f.has_name ? (mm_str_t){f.name, f.name_len} : none,
+                          f.has_kind ? (mm_str_t){f.kind, f.kind_len} : none, f.lat, f.lon,
+                          f.radius, line, index);
     return !*bad;
 }
 

@@ -69,7 +69,6 @@ void mm__places_destroy(struct mm__places_s *ps) {
     free(ps);
 }
 
-/* "<path>:<line>: " or "<path>: feature N (line L): " before @p why. */
 void mm__place_fail(mm__place_build_t *b, uint32_t line, int32_t feature, const char *why) {
     if (feature >= 0)
         snprintf(b->errstr, b->errstr_size, "%s: feature %d (line %u): %s", b->path,
@@ -78,35 +77,18 @@ void mm__place_fail(mm__place_build_t *b, uint32_t line, int32_t feature, const 
         snprintf(b->errstr, b->errstr_size, "%s:%u: %s", b->path, line, why);
 }
 
-static bool text_ok(const char *what, const char *s, size_t n, size_t max, bool required,
-                    char *why, size_t why_size) {
-    if (required && n == 0) {
-        snprintf(why, why_size, "%s is empty", what);
-        return false;
-    }
-    if (n > max) {
-        snprintf(why, why_size, "%s is longer than %zu bytes", what, max);
-        return false;
-    }
-    if (!mm__text_valid(s, n)) {
-        snprintf(why, why_size, "%s is not UTF-8 text (or has control characters)", what);
-        return false;
-    }
-    return true;
-}
-
-/* Checks one place and keeps a copy; false (message set) when it is bad. */
-bool mm__place_add(mm__place_build_t *b, mm_str_t id, mm_str_t name, mm_str_t kind, double lat,
-                      double lon, double radius, uint32_t line, int32_t feature) {
+bool mm__place_add(mm__place_build_t *b, mm_str_t id, mm_str_t name, mm_str_t kind,
+                   double lat, double lon, double radius, uint32_t line, int32_t feature) {
     char why[160];
     if (!kind.p || kind.len == 0)
         kind = MM_STR_LIT("store");
     if (!name.p)
         name = MM_STR_LIT("");
-    bool ok = text_ok("id", id.p ? id.p : "", id.p ? id.len : 0, MM__ID_MAX, true, why,
-                      sizeof(why)) &&
-              text_ok("name", name.p, name.len, MM__NAME_MAX, false, why, sizeof(why)) &&
-              text_ok("kind", kind.p, kind.len, MM__KIND_MAX, true, why, sizeof(why));
+    if (!id.p)
+        id = MM_STR_LIT("");
+    bool ok = mm__text_check("id", id.p, id.len, MM__ID_MAX, true, why, sizeof(why)) &&
+              mm__text_check("name", name.p, name.len, MM__NAME_MAX, false, why, sizeof(why)) &&
+              mm__text_check("kind", kind.p, kind.len, MM__KIND_MAX, true, why, sizeof(why));
     if (ok && !(lat >= -90 && lat <= 90)) {
         snprintf(why, sizeof(why), "latitude %g is outside [-90, 90]", lat);
         ok = false;
@@ -136,9 +118,8 @@ bool mm__place_add(mm__place_build_t *b, mm_str_t id, mm_str_t name, mm_str_t ki
         b->cap = cap;
     }
     mm__place_raw_t *r = &b->v[b->n];
-    *r = (mm__place_raw_t){.p = {.lat = lat, .lon = lon, .radius_m = radius},
-                 .line = line,
-                 .feature = feature};
+    *r = (mm__place_raw_t){
+        .p = {.lat = lat, .lon = lon, .radius_m = radius}, .line = line, .feature = feature};
     r->p.id = strndup(id.p, id.len);
     r->p.name = strndup(name.p, name.len);
     r->p.kind = strndup(kind.p, kind.len);
@@ -150,8 +131,7 @@ bool mm__place_add(mm__place_build_t *b, mm_str_t id, mm_str_t name, mm_str_t ki
     return true;
 }
 
-/* A decimal number and nothing else (no hex, inf or nan, which strtod
- * would take). */
+/* strtod would also take hex, inf and nan. */
 bool mm__parse_decimal(const char *s, size_t n, double *out) {
     char tmp[64];
     if (n == 0 || n >= sizeof(tmp) || strspn(s, "0123456789+-.eE") < n)
@@ -287,8 +267,8 @@ static bool csv_row(mm__place_build_t *b, const mm_str_t *f, size_t n, size_t n_
     }
     mm_str_t none = {NULL, 0};
     return mm__place_add(b, f[cols[COL_ID]], cols[COL_NAME] >= 0 ? f[cols[COL_NAME]] : none,
-                     cols[COL_KIND] >= 0 ? f[cols[COL_KIND]] : none, v[COL_LAT],
-                     v[COL_LON], v[COL_RADIUS], line, -1);
+                         cols[COL_KIND] >= 0 ? f[cols[COL_KIND]] : none, v[COL_LAT],
+                         v[COL_LON], v[COL_RADIUS], line, -1);
 }
 
 static bool load_csv(mm__place_build_t *b, char *buf, size_t len) {

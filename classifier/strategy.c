@@ -71,20 +71,6 @@ const mm_strategy_t *mm__strategy_get(const struct mm__strategy_s *st, mm_moment
     return &st->rows[st->en][t];
 }
 
-static bool field_ok(const char *what, const char *s, bool required, char *why,
-                     size_t why_size) {
-    size_t n = strlen(s);
-    if (required && n == 0)
-        snprintf(why, why_size, "%s is empty", what);
-    else if (n > MM__STRAT_TEXT_MAX)
-        snprintf(why, why_size, "%s is longer than %d bytes", what, MM__STRAT_TEXT_MAX);
-    else if (!mm__text_valid(s, n))
-        snprintf(why, why_size, "%s is not UTF-8 text (or has control characters)", what);
-    else
-        return true;
-    return false;
-}
-
 /* One row "moment\tgoal\tcontent\thorizon[\toffer]" into @p rows. */
 static bool add_row(mm_strategy_t rows[MM_MOMENT__COUNT], uint32_t lines[MM_MOMENT__COUNT],
                     char *line, uint32_t lineno, char *why, size_t why_size) {
@@ -108,11 +94,12 @@ static bool add_row(mm_strategy_t rows[MM_MOMENT__COUNT], uint32_t lines[MM_MOME
         return false;
     }
     const char *offer = n == 5 ? f[4] : "";
-    if (!field_ok("goal", f[1], true, why, why_size) ||
-        !field_ok("content", f[2], true, why, why_size) ||
-        !field_ok("horizon", f[3], true, why, why_size) ||
-        !field_ok("offer", offer, false, why, why_size))
-        return false;
+    static const char *const names[] = {"goal", "content", "horizon", "offer"};
+    const char *texts[] = {f[1], f[2], f[3], offer};
+    for (int k = 0; k < 4; k++)
+        if (!mm__text_check(names[k], texts[k], strlen(texts[k]), MM__STRAT_TEXT_MAX, k < 3,
+                            why, why_size))
+            return false;
     mm_strategy_t *r = &rows[type];
     lines[type] = lineno;
     r->goal = strdup(f[1]);

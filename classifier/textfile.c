@@ -116,3 +116,16 @@ size_t mm__split_tabs(char *line, char **fields, size_t max) {
     }
     return n;
 }
+
+bool mm__text_check(const char *what, const char *s, size_t n, size_t max, bool required,
+                    char *why, size_t why_size) {
+    if (required && n == 0)
+        snprintf(why, why_size, "%s is empty", what);
+    else if (n > max)
+        snprintf(why, why_size, "%s is longer than %zu bytes", what, max);
+    else if (!mm__text_valid(s, n))
+        snprintf(why, why_size, "%s is not UTF-8 text (or has control characters)", what);
+    else
+        return true;
+    return false;
+}

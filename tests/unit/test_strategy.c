@@ -127,7 +127,8 @@ static const struct {
     const char *name, *text, *want;
 } bad_rows[] = {
     {"da.tsv", "know\tx\ty\tz\n", "/da.tsv: no row for 'go'"},
-    {"da.tsv", "know\tx\ty\tz\nknow\tx\ty\tz\n", "/da.tsv:2: a second row for 'know' (first at line 1)"},
+    {"da.tsv", "know\tx\ty\tz\nknow\tx\ty\tz\n",
+     "/da.tsv:2: a second row for 'know' (first at line 1)"},
     {"da.tsv", "see\tx\ty\tz\n", "/da.tsv:1: unknown moment 'see' (know, go, do or buy)"},
     {"da.tsv", "# c\nknow\tx\ty\n", "/da.tsv:2: expected 4 or 5 tab-separated fields"},
     {"da.tsv", "know\tx\ty\tz\to\tp\n", "/da.tsv:1: expected 4 or 5 tab-separated fields"},
