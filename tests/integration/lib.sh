@@ -499,3 +499,38 @@ moments_or_gone() { # moments_or_gone NAME N
   alive "$1" || return 0
   moments_at_least "$2"
 }
+
+# ---- engine fault tests (test_engine_faults, test_registry_wait, ...) ---------
+
+# A TCP port nobody listens on now (the OS picks it).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# One sample of a Prometheus endpoint: the value of NAME whose labels contain
+# every LABEL="VALUE" given (fails when there is none).
+metric() { # metric PORT NAME [LABEL=VALUE]...
+  local port=$1 name=$2; shift 2
+  curl -fsS --max-time 3 "http://127.0.0.1:$port/metrics" 2>/dev/null |
+    python3 -c '
+import sys
+name, want = sys.argv[1], [f"{k}=\"{v}\"" for k, v in (a.split("=", 1) for a in sys.argv[2:])]
+for line in sys.stdin:
+    if line.startswith("#"):
+        continue
+    series, _, value = line.rstrip("\n").rpartition(" ")
+    base, _, labels = series.partition("{")
+    if base == name and all(w in labels for w in want):
+        v = float(value)
+        print(int(v) if v.is_integer() else v)
+        sys.exit(0)
+sys.exit(1)' "$name" "$@"
+}
+metric_is() { [ "$(metric "$1" "$2" "${@:4}")" = "$3" ]; } # metric_is PORT NAME VALUE [LABEL=VALUE]...
+
+# Reads a topic binary-safe (values of any bytes, headers) into FILE, in the
+# framing tests/integration/avro_frame.py reads back (read_kcat_file).
+consume_raw() { # consume_raw TOPIC FILE [extra kcat args]
+  local topic=$1 file=$2; shift 2
+  consume_all "$topic" -f "$(python3 "$MM_SOURCE_DIR/tests/integration/avro_frame.py" const KCAT_FORMAT)" "$@" >"$file"
+}
