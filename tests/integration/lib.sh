@@ -534,3 +534,9 @@ consume_raw() { # consume_raw TOPIC FILE [extra kcat args]
   local topic=$1 file=$2; shift 2
   consume_all "$topic" -f "$(python3 "$MM_SOURCE_DIR/tests/integration/avro_frame.py" const KCAT_FORMAT)" "$@" >"$file"
 }
+
+# "event_id moment confidence" of each moment (JSON lines on stdin), sorted:
+# what offline `classify` and a run are compared on.
+moment_triples_sorted() {
+  python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin) if m]' | sort
+}

@@ -71,11 +71,8 @@ done
 
 # And what offline classify finds on the same events (per-user state only
 # depends on the user's own events, which share a partition).
-cut -f2- "$WORK/events.tsv" | "$MM_BIN" classify 2>/dev/null |
-  python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' |
-  sort >"$WORK/offline"
-python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin)]' \
-  <"$WORK/moments.0.jsonl" | sort >"$WORK/online"
+cut -f2- "$WORK/events.tsv" | "$MM_BIN" classify 2>/dev/null | moment_triples_sorted >"$WORK/offline"
+moment_triples_sorted <"$WORK/moments.0.jsonl" >"$WORK/online"
 check_eq "the moments (event_id, moment, confidence) are offline classify's" \
   "$(md5sum <"$WORK/offline")" "$(md5sum <"$WORK/online")"
 log "offline: $(lines "$WORK/offline") moments; total $((SECONDS - T0)) s"

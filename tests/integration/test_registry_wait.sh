@@ -18,9 +18,13 @@ source "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 AF="$HERE/avro_frame.py"
 T0=$SECONDS
-KFMT=$(python3 "$AF" const KCAT_FORMAT)
 
-start_broker --topic "$T_EVENTS:2" --topic "$T_MOMENTS:2" --topic "$T_DLQ:1"
+# Part 2's topics too (one round of topic creation).
+B_EVENTS="$RUN_ID.bound.events"
+B_MOMENTS="$RUN_ID.bound.micro-moments"
+B_DLQ="$RUN_ID.bound.micro-moments.dlq"
+start_broker --topic "$T_EVENTS:2" --topic "$T_MOMENTS:2" --topic "$T_DLQ:1" \
+  --topic "$B_EVENTS:2" --topic "$B_MOMENTS:2" --topic "$B_DLQ:1"
 
 # The registry: python3 registry.py HERE EVENT_AVSC PORT MODEFILE LOG.
 # MODEFILE holds how it answers now: ok | hang | 500 | garbage | redirect.
@@ -87,33 +91,37 @@ asked_since() { [ "$(requests_in "$1")" -gt "$2" ]; } # asked_since MODE COUNT_B
 # Events of users split over the two partitions (a user's events on one
 # partition, so per-user state is the same as offline): JSON on 0, Avro on 1.
 "$MM_BIN" gen --events 1200 --users 120 --seed 14 --keyed >"$WORK/gen.tsv"
-split_events() { # split_events GEN_TSV PREFIX: PREFIX.json.tsv, PREFIX.avro.bin, PREFIX.avro.tsv
+# Events (key<TAB>json) as Confluent-framed Avro of schema id 17.
+encode_avro() { # encode_avro EVENTS_TSV OUT_BIN
   python3 - "$HERE" "$MM_SOURCE_DIR/schemas/event.avsc" "$1" "$2" <<'PY'
-import json, sys, zlib
-here, avsc, gen, prefix = sys.argv[1:]
+import json, sys
+here, avsc, tsv, out = sys.argv[1:]
 sys.path.insert(0, here)
 import avro_frame as af
 enc = af.EventEncoder(open(avsc).read(), 17, 18)
-avro, js, avro_tsv = [], open(prefix + ".json.tsv", "wb"), open(prefix + ".avro.tsv", "wb")
-for line in open(gen, "rb"):
-    key, value = line.rstrip(b"\n").split(b"\t", 1)
-    if zlib.crc32(key) % 2:
-        avro.append((key, enc.v1(json.loads(value))))
-        avro_tsv.write(line)
-    else:
-        js.write(line)
-af.write_kcat_input(prefix + ".avro.bin", avro)
+af.write_kcat_input(out, [(l.split(b"\t", 1)[0], enc.v1(json.loads(l.split(b"\t", 1)[1])))
+                          for l in open(tsv, "rb") if l.strip()])
 PY
+}
+# A user's events all go to one side: PREFIX.json.tsv (partition 0) or
+# PREFIX.avro.tsv and its encoding PREFIX.avro.bin (partition 1).
+split_events() { # split_events GEN_TSV PREFIX
+  python3 - "$1" "$2" <<'PY'
+import sys, zlib
+gen, prefix = sys.argv[1:]
+js, avro = open(prefix + ".json.tsv", "wb"), open(prefix + ".avro.tsv", "wb")
+for line in open(gen, "rb"):
+    (avro if zlib.crc32(line.split(b"\t", 1)[0]) % 2 else js).write(line)
+PY
+  encode_avro "$2.avro.tsv" "$2.avro.bin"
 }
 produce_json() { kcat -b "$BOOTSTRAP" -P -t "$1" -p "$2" -K $'\t' -z none -l "$3"; } # TOPIC PARTITION FILE
 produce_avro() { # produce_avro TOPIC PARTITION FILE (avro_frame.write_kcat_input)
   kcat -b "$BOOTSTRAP" -P -t "$1" -p "$2" -z none -K "$(python3 "$AF" const KCAT_KEY_DELIM)" \
     -D "$(python3 "$AF" const KCAT_REC_DELIM)" -l "$3"
 }
-# "event_id moment confidence" lines, sorted.
-triples() { python3 -c 'import json,sys; [print(m["event_id"], m["moment"], m["confidence"]) for m in map(json.loads, sys.stdin) if m]' | sort; }
-offline() { cut -f2- "$1" | "$MM_BIN" classify 2>/dev/null | triples; } # offline EVENTS_TSV
-online() { consume_all "$T_MOMENTS" | triples; }
+offline() { cut -f2- "$1" | "$MM_BIN" classify 2>/dev/null | moment_triples_sorted; } # offline EVENTS_TSV
+online() { consume_all "$T_MOMENTS" | moment_triples_sorted; }
 # True when every moment of the expected triples file is out.
 all_out() { [ -z "$(online | comm -13 - "$1")" ]; } # all_out EXPECTED
 
@@ -147,19 +155,10 @@ log "registry down: mm_consumer_lag of partition 1: $lag1"
 check "registry down: mm_consumer_lag of the waiting partition is above 0 ($lag1)" test "${lag1/none/0}" -gt 0
 
 # More Avro records arrive on the waiting partition: its lag grows.
-python3 - "$HERE" "$MM_SOURCE_DIR/schemas/event.avsc" "$WORK" <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-import avro_frame as af
-enc = af.EventEncoder(open(sys.argv[2]).read(), 17, 18)
-recs = [(b"late-%d" % i, enc.v1({"event_id": "late-%d" % i, "user_id": "late-%d" % i,
-                                  "ts": 1763900000000, "type": "query",
-                                  "query": "buy running shoes"})) for i in range(50)]
-af.write_kcat_input(sys.argv[3] + "/late.avro.bin", recs)
-with open(sys.argv[3] + "/late.avro.tsv", "w") as f:
-    for i in range(50):
-        f.write('late-%d\t{"event_id":"late-%d","user_id":"late-%d","ts":1763900000000,"type":"query","query":"buy running shoes"}\n' % (i, i, i))
-PY
+for i in $(seq 0 49); do
+  printf 'late-%d\t{"event_id":"late-%d","user_id":"late-%d","ts":1763900000000,"type":"query","query":"buy running shoes"}\n' $i $i $i
+done >"$WORK/late.avro.tsv"
+encode_avro "$WORK/late.avro.tsv" "$WORK/late.avro.bin"
 produce_avro "$T_EVENTS" 1 "$WORK/late.avro.bin"
 lag_grew() { local l; l=$(metric "$MPORT" mm_consumer_lag topic="$T_EVENTS" partition=1) && [ "$l" -ge $((${lag1/none/0} + 50)) ]; }
 check "registry down: 50 more records on the waiting partition raise its mm_consumer_lag by 50" wait_for 15 lag_grew
@@ -206,26 +205,9 @@ log "part 1: $((SECONDS - T0)) s"
 
 # ---- 2. a bound on the wait: the record becomes a dead letter -------------------
 T1=$SECONDS
-T_EVENTS="$RUN_ID.bound.events"
-T_MOMENTS="$RUN_ID.bound.micro-moments"
-T_DLQ="$RUN_ID.bound.micro-moments.dlq"
-if is_mock; then
-  for t in "$T_EVENTS:2" "$T_MOMENTS:2" "$T_DLQ:1"; do
-    check_eq "development broker creates ${t%%:*}" ok "$(broker_ctl topic "${t%%:*}" "${t#*:}")"
-  done
-else
-  create_topics "$T_EVENTS:2" "$T_MOMENTS:2" "$T_DLQ:1"
-fi
+T_EVENTS=$B_EVENTS T_MOMENTS=$B_MOMENTS T_DLQ=$B_DLQ
 head -n 2 "$WORK/late.avro.tsv" >"$WORK/b.avro.tsv"
-python3 - "$HERE" "$MM_SOURCE_DIR/schemas/event.avsc" "$WORK" <<'PY'
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import avro_frame as af
-enc = af.EventEncoder(open(sys.argv[2]).read(), 17, 18)
-recs = [(l.split("\t")[0].encode(), enc.v1(json.loads(l.split("\t", 1)[1])))
-        for l in open(sys.argv[3] + "/b.avro.tsv")]
-af.write_kcat_input(sys.argv[3] + "/b.avro.bin", recs)
-PY
+encode_avro "$WORK/b.avro.tsv" "$WORK/b.avro.bin"
 produce_avro "$T_EVENTS" 1 "$WORK/b.avro.bin"
 head -n 200 "$WORK/a.json.tsv" >"$WORK/b.json.tsv"
 produce_json "$T_EVENTS" 0 "$WORK/b.json.tsv"
