@@ -11,6 +11,8 @@
 # Sizes: the development broker keeps about 5 MB per partition, so 16
 # partitions (these events: under 2 MB of input and 2.5 MB of moments on the
 # fullest one); that nothing was dropped is checked.
+# ctest runs it on the development broker only (tests/CMakeLists.txt says
+# why); MM_TEST_BROKER=kafka runs the same script on a real Kafka by hand.
 source "$(dirname "$0")/lib.sh"
 T0=$SECONDS
 PARTS=16
