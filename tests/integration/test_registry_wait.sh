@@ -175,7 +175,6 @@ for mode in hang 500 garbage redirect; do
     "$mode" "$mode" "$mode" >"$WORK/j-$mode.tsv"
   offline "$WORK/j-$mode.tsv" >"$WORK/j-$mode.expected"
   produce_json "$T_EVENTS" 0 "$WORK/j-$mode.tsv"
-  t=$SECONDS
   check "registry $mode: a JSON record arriving now has its moment within 10 s" wait_for 10 all_out "$WORK/j-$mode.expected"
   check "registry $mode: partition 1 still waits (mm_partitions_waiting 1)" metric_is "$MPORT" mm_partitions_waiting 1
   check "registry $mode: the run goes on" kill -0 "$RUN"
