@@ -94,8 +94,11 @@ pill_run() { # pill_run NAME GROUP
 # expected, comma-separated; the big record is at offset AT, the end at END.
 check_pill() { # check_pill LABEL GROUP MOMENTS AT END
   local label=$1 group=$2 moments=$3 at=$4 end=$5 t=$SECONDS
-  check_eq "$label: the first run exits 0" 0 "$(pill_run "$label.1" "$group")"
+  local code
+  code=$(pill_run "$label.1" "$group")
+  check_eq "$label: the first run exits 0" 0 "$code"
   log "$label: run took $((SECONDS - t)) s"
+  [ "$code" = 0 ] || tail -n 20 "$WORK/$label.1.log" | cut -c1-300 >&2
   consume_all "$T_MOMENTS" -f '%k %s\n' >"$WORK/$label.moments"
   check_eq "$label: the good events' moments are out (key, user, type)" "$moments" \
     "$(python3 -c '
