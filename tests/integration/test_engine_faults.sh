@@ -28,7 +28,7 @@ R_EVENTS="$RUN_ID.refuse.events"
 R_MOMENTS="$RUN_ID.refuse.micro-moments"
 R_DLQ="$RUN_ID.refuse.micro-moments.dlq"
 if is_mock; then
-  start_broker --topic "$T_EVENTS:1" --topic "$T_MOMENTS:1" --topic "$T_DLQ:1" \
+  start_broker --control --topic "$T_EVENTS:1" --topic "$T_MOMENTS:1" --topic "$T_DLQ:1" \
     --topic "$R_EVENTS:1" --topic "$R_MOMENTS:1" --topic "$R_DLQ:1"
 else
   start_broker --topic "$T_EVENTS:1" --topic "$T_MOMENTS:1" --topic "$T_DLQ:1" \
