@@ -342,6 +342,26 @@ static mm_conf_res_t set_ours(mm_config_t *cfg, const mm_conf_key_t *k,
     return MM_CONF_OK;
 }
 
+/* The user's librdkafka keys, so that one set to librdkafka's own default
+ * (message.max.bytes=1000000, linger.ms=5) is still theirs. */
+static mm_conf_res_t remember_kafka_key(mm_config_t *cfg, const char *key, char *errstr,
+                                        size_t errstr_size) {
+    char *keys = cfg->engine.kafka_user_keys;
+    size_t used = strlen(keys), len = strlen(key);
+    char listed[300];
+    snprintf(listed, sizeof(listed), ",%s,", key);
+    if (strstr(keys, listed))
+        return MM_CONF_OK;
+    if (used + len + 2 >= sizeof(cfg->engine.kafka_user_keys)) {
+        snprintf(errstr, errstr_size, "%s: too many librdkafka keys set (their names may take "
+                 "%zu bytes in all)", key, sizeof(cfg->engine.kafka_user_keys) - 2);
+        return MM_CONF_INVALID;
+    }
+    snprintf(keys + used, sizeof(cfg->engine.kafka_user_keys) - used, "%s%s,",
+             used ? "" : ",", key);
+    return MM_CONF_OK;
+}
+
 mm_conf_res_t mm_config_set(mm_config_t *cfg, const char *key, const char *value,
                             char *errstr, size_t errstr_size) {
     const mm_conf_key_t *k = find_key(key);
@@ -357,7 +377,7 @@ mm_conf_res_t mm_config_set(mm_config_t *cfg, const char *key, const char *value
     rd_kafka_conf_res_t res = rd_kafka_conf_set(cfg->kafka, key, value, rkerr,
                                                 sizeof(rkerr));
     if (res == RD_KAFKA_CONF_OK)
-        return MM_CONF_OK;
+        return remember_kafka_key(cfg, key, errstr, errstr_size);
     snprintf(errstr, errstr_size, "%s: %s", key, rkerr);
     return res == RD_KAFKA_CONF_UNKNOWN ? MM_CONF_UNKNOWN : MM_CONF_INVALID;
 }
@@ -543,7 +563,7 @@ mm_conf_res_t mm_config_reapply(mm_config_t *fresh, const mm_config_t *orig,
 static mm_conf_res_t align_record_bounds(mm_config_t *cfg, char *errstr, size_t errstr_size) {
     size_t *record = &cfg->engine.limits.max_record_bytes;
     char value[64];
-    bool message_set = mm_kafka_conf_user_set(cfg->kafka, "message.max.bytes", value,
+    bool message_set = mm_kafka_conf_user_set(cfg->kafka, cfg->engine.kafka_user_keys, "message.max.bytes", value,
                                               sizeof(value));
     bool record_set = *record != RECORD_BYTES_DEFAULT;
     if (message_set) {
@@ -586,7 +606,7 @@ static mm_conf_res_t align_transaction_timeout(mm_config_t *cfg, char *errstr,
                                                size_t errstr_size) {
     char value[64];
     int64_t interval = cfg->engine.txn_interval_ms;
-    if (mm_kafka_conf_user_set(cfg->kafka, "transaction.timeout.ms", value, sizeof(value))) {
+    if (mm_kafka_conf_user_set(cfg->kafka, cfg->engine.kafka_user_keys, "transaction.timeout.ms", value, sizeof(value))) {
         if (strtoll(value, NULL, 10) > interval)
             return MM_CONF_OK;
         snprintf(errstr, errstr_size,

@@ -232,7 +232,7 @@ mm_engine_t *mm_engine_new(const mm_engine_conf_t *conf, const rd_kafka_conf_t *
     size_t size = sizeof(value);
     if (rd_kafka_conf_get(e->kafka, "bootstrap.servers", value, &size) == RD_KAFKA_CONF_OK)
         snprintf(e->bootstrap, sizeof(e->bootstrap), "%s", value);
-    mm_kafka_conf_default(e->kafka, "group.id", "micromoment");
+    mm_kafka_conf_default(e->kafka, e->conf.kafka_user_keys, "group.id", "micromoment");
     if (*conf->transactional_id) {
         snprintf(e->txn_prefix, sizeof(e->txn_prefix), "%s", conf->transactional_id);
     } else {
@@ -265,10 +265,10 @@ static rd_kafka_t *consumer_new(mm_engine_t *e, char *errstr, size_t errstr_size
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", errbuf, sizeof(errbuf));
     rd_kafka_conf_set(conf, "enable.partition.eof", "true", errbuf, sizeof(errbuf));
     /* A processor started on a new group reads what is there. */
-    mm_kafka_conf_default(conf, "auto.offset.reset", "earliest");
+    mm_kafka_conf_default(conf, e->conf.kafka_user_keys, "auto.offset.reset", "earliest");
     rd_kafka_conf_set_rebalance_cb(conf, mm__consume_rebalance);
     if (e->hooks.on_stats) {
-        mm_kafka_conf_default(conf, "statistics.interval.ms", "10000");
+        mm_kafka_conf_default(conf, e->conf.kafka_user_keys, "statistics.interval.ms", "10000");
         rd_kafka_conf_set_stats_cb(conf, on_consumer_stats);
     }
     rd_kafka_conf_set_opaque(conf, e);

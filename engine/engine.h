@@ -65,6 +65,10 @@ typedef struct mm_engine_conf_s {
     char output_topic[256];
     char dlq_topic[256];
     char transactional_id[256]; /* exactly-once prefix; "": per instance */
+    /* librdkafka keys the user set (-X, configuration file), as ",k1,k2,":
+     * a key set to librdkafka's own default keeps that value, where our
+     * defaults would otherwise replace it (mm_kafka_conf_default). */
+    char kafka_user_keys[4096];
     int64_t txn_interval_ms;
     int64_t txn_max_records;
     int delivery;      /* mm_delivery_t */

@@ -624,6 +624,7 @@ mm__worker_t *mm__worker_new(int id, mm_engine_t *engine, char *errstr, size_t e
         .n_topics = MM__TOPIC__COUNT,
         .dlq_topic = conf->dlq_topic,
         .txn_init_timeout_ms = eos ? (int)conf->startup_timeout_ms : 0,
+        .user_keys = conf->kafka_user_keys,
     };
     char why[400];
     w->sink = mm_sink_kafka_new(kconf, &sconf, mm__proc_ack, w->proc, why, sizeof(why));

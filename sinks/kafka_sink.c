@@ -344,23 +344,37 @@ static const mm_sink_ops_t mm_sink_kafka_txn_ops = {
     .destroy = kafka_sink_destroy,
 };
 
-bool mm_kafka_conf_user_set(rd_kafka_conf_t *conf, const char *key, char *value,
-                            size_t value_size) {
+static bool key_listed(const char *user_keys, const char *key) {
+    if (!user_keys)
+        return false;
+    size_t len = strlen(key);
+    for (const char *at = strstr(user_keys, key); at; at = strstr(at + 1, key))
+        if (at > user_keys && at[-1] == ',' && at[len] == ',')
+            return true;
+    return false;
+}
+
+bool mm_kafka_conf_user_set(rd_kafka_conf_t *conf, const char *user_keys, const char *key,
+                            char *value, size_t value_size) {
     char def[256];
     size_t cur_size = value_size, def_size = sizeof(def);
-    rd_kafka_conf_t *fresh = rd_kafka_conf_new();
     /* A topic-level key (auto.offset.reset) reads back from a global
      * configuration only once something set it. */
-    bool user_set = rd_kafka_conf_get(conf, key, value, &cur_size) == RD_KAFKA_CONF_OK &&
-                    (rd_kafka_conf_get(fresh, key, def, &def_size) != RD_KAFKA_CONF_OK ||
-                     strcmp(value, def) != 0);
+    if (rd_kafka_conf_get(conf, key, value, &cur_size) != RD_KAFKA_CONF_OK)
+        return false;
+    if (key_listed(user_keys, key))
+        return true;
+    rd_kafka_conf_t *fresh = rd_kafka_conf_new();
+    bool user_set = rd_kafka_conf_get(fresh, key, def, &def_size) != RD_KAFKA_CONF_OK ||
+                    strcmp(value, def) != 0;
     rd_kafka_conf_destroy(fresh);
     return user_set;
 }
 
-void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *key, const char *value) {
+void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *user_keys, const char *key,
+                           const char *value) {
     char cur[256];
-    if (mm_kafka_conf_user_set(conf, key, cur, sizeof(cur)))
+    if (mm_kafka_conf_user_set(conf, user_keys, key, cur, sizeof(cur)))
         return; /* theirs wins */
     char errstr[256];
     rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
@@ -383,23 +397,22 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const mm_sink_kafka_conf_t *
     ks->ack = ack;
     ks->ack_ctx = ack_ctx;
     /* Producer defaults for at-least-once, unless -X said otherwise. */
-    mm_kafka_conf_default(conf, "enable.idempotence", "true");
+    mm_kafka_conf_default(conf, kconf->user_keys, "enable.idempotence", "true");
     /* Retry until delivered; a transaction bounds it by its own timeout. */
     if (!transactional)
-        mm_kafka_conf_default(conf, "message.timeout.ms", "0");
+        mm_kafka_conf_default(conf, kconf->user_keys, "message.timeout.ms", "0");
 
     /* The engine checks at start that its topics exist, so a topic the
      * cluster stops knowing was deleted: fail its messages within seconds,
      * not after librdkafka's 30 s allowance for a topic still being created. */
-    mm_kafka_conf_default(conf, "topic.metadata.propagation.max.ms", "5000");
+    mm_kafka_conf_default(conf, kconf->user_keys, "topic.metadata.propagation.max.ms", "5000");
     /* Batch for 50 ms, not librdkafka's 5. Moments are small and keyed over
      * many partitions: with 5 ms the producer's broker thread woke about once
      * per moment on a real Kafka (1.0 syscalls per input record against 0.12,
      * 5.1 against 3.6 us of CPU per record; bench/README.md). The price is
      * latency: a moment may wait up to 50 ms before it is sent. -X linger.ms
-     * sets another bound (librdkafka's own 5 cannot be told from unset: use 4
-     * or 6). */
-    mm_kafka_conf_default(conf, "linger.ms", "50");
+     * sets another bound. */
+    mm_kafka_conf_default(conf, kconf->user_keys, "linger.ms", "50");
     char num[32];
     size_t num_size = sizeof(num);
     ks->message_max_bytes = 1000000;

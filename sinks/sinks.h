@@ -245,6 +245,8 @@ typedef struct mm_sink_kafka_conf_s {
     /** Transactional producer: transactions are initialised within this
      * bound; 0: not transactional. The id is conf's transactional.id. */
     int txn_init_timeout_ms;
+    /** ",key,key," of librdkafka keys the user set; NULL: none known. */
+    const char *user_keys;
 } mm_sink_kafka_conf_t;
 
 /**
@@ -258,15 +260,19 @@ mm_sink_t *mm_sink_kafka_new(rd_kafka_conf_t *conf, const mm_sink_kafka_conf_t *
                              size_t errstr_size);
 
 /**
- * @brief Set librdkafka property @p key to @p value unless the user already
- * changed it from librdkafka's default (a -X setting always wins).
+ * @brief Set librdkafka property @p key to @p value unless the user set it
+ * (a -X setting always wins).
+ * @param user_keys ",key,key," of the keys the user set, even to
+ *        librdkafka's default value; NULL: only a value other than
+ *        librdkafka's default tells that the user set it.
  */
-void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *key, const char *value);
+void mm_kafka_conf_default(rd_kafka_conf_t *conf, const char *user_keys, const char *key,
+                           const char *value);
 
-/** @brief True when the user set @p key to something other than librdkafka's
- * default; its value is then in @p value. */
-bool mm_kafka_conf_user_set(rd_kafka_conf_t *conf, const char *key, char *value,
-                            size_t value_size);
+/** @brief True when @p key is in @p user_keys or differs from librdkafka's
+ * default in @p conf; its value is then in @p value. */
+bool mm_kafka_conf_user_set(rd_kafka_conf_t *conf, const char *user_keys, const char *key,
+                            char *value, size_t value_size);
 
 /**
  * @brief A sink writing moments as JSON lines to @p moments and dead letters

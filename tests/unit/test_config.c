@@ -171,6 +171,20 @@ START_TEST(test_known_bad_values_fail_before_start) {
 }
 END_TEST
 
+/* The bug this guards: message.max.bytes written out at librdkafka's own
+ * default looked unset, so a record bound above it was accepted (exit 0)
+ * and a record that size could never be dead-lettered. */
+START_TEST(test_record_bounds_disagree_at_librdkafkas_default) {
+    const char *record = "mm.max.record.bytes", *message = "message.max.bytes";
+    ck_assert_int_eq(finish_with(KV(record, "2000000", message, "1000000")), MM_CONF_INVALID);
+    ck_assert_msg(strstr(errstr, "mm.max.record.bytes=2000000") &&
+                      strstr(errstr, "message.max.bytes=1000000"), "%s", errstr);
+    ck_assert_int_eq(finish_with(KV(record, "2000000", message, "1500000")), MM_CONF_INVALID);
+    ck_assert_int_eq(finish_with(KV(record, "2000000", message, "2065536")), MM_CONF_OK);
+    ck_assert_int_eq(finish_with(KV(record, "2000000")), MM_CONF_OK); /* the other follows */
+}
+END_TEST
+
 START_TEST(test_registry_credentials_come_from_one_source) {
     const char *src = "mm.schema.registry.basic.auth.credentials.source";
     const char *info = "mm.schema.registry.basic.auth.user.info";
@@ -313,6 +327,7 @@ int main(void) {
     tcase_add_test(tc, test_errors_never_quote_the_file);
     tcase_add_loop_test(tc, test_known_bad_values_fail_before_start, 0,
                         (int)(sizeof(bad_before_start) / sizeof(bad_before_start[0])));
+    tcase_add_test(tc, test_record_bounds_disagree_at_librdkafkas_default);
     tcase_add_test(tc, test_registry_credentials_come_from_one_source);
     tcase_add_test(tc, test_avro_output_without_id_needs_a_registry);
     suite_add_tcase(s, tc);
