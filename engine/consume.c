@@ -28,11 +28,7 @@ void mm__consume_assigned(mm_engine_t *e, const char *topic, int32_t partition) 
     pub->worker = w->id;
     mm__worker_assign(w, topic, partition, pub);
     e->assigned++;
-    /* An input topic that was missing is here now. */
-    if (atomic_load(&e->topics_missing) && strcmp(e->missing_topic, topic) == 0) {
-        atomic_store(&e->topics_missing, 0);
-        *e->missing_topic = '\0';
-    }
+    mm__inputs_mark(e, topic, false); /* here now, if it was missing */
 }
 
 static mm__partition_t *find_partition(mm_engine_t *e, const char *topic, int32_t partition) {
@@ -72,6 +68,9 @@ void mm__consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_pause_partitions(rk, parts);
         else
             rd_kafka_resume_partitions(rk, parts);
+        /* A missing topic that appeared rebalances the group, whichever
+         * member its partitions go to. */
+        mm__inputs_recheck(e, rk);
     } else {
         bool lost = rd_kafka_assignment_lost(rk);
         for (int i = 0; i < parts->cnt; i++) {
@@ -130,9 +129,7 @@ static void consumer_error(mm_engine_t *e, const rd_kafka_message_t *rkm) {
                            e->bootstrap, rd_kafka_message_errstr(rkm));
             return;
         }
-        if (!atomic_load(&e->topics_missing))
-            atomic_store(&e->topics_missing, 1);
-        snprintf(e->missing_topic, sizeof(e->missing_topic), "%s", topic);
+        mm__inputs_mark(e, topic, true);
     }
     /* Once a minute at most: the same error comes on every metadata refresh. */
     if (now - e->missing_logged_ms >= 60000) {

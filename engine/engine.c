@@ -82,6 +82,7 @@ mm__partition_t *mm__partition_add(mm_engine_t *e, const char *topic, int32_t pa
         atomic_store(&p->processed, -1);
         atomic_store(&p->committed, -1);
         atomic_store(&p->waiting, false);
+        p->end_asked = -1;
         p->in_use = true;
     }
     pthread_mutex_unlock(&e->parts_lock);
@@ -400,6 +401,34 @@ static void note_inputs(mm_engine_t *e, const rd_kafka_metadata_t *md) {
     }
 }
 
+void mm__inputs_mark(mm_engine_t *e, const char *topic, bool missing) {
+    for (int i = 0; i < e->n_input_topics; i++)
+        if (strcmp(e->input_topic[i], topic) == 0) {
+            if (missing)
+                atomic_fetch_or(&e->inputs_missing, 1u << i);
+            else
+                atomic_fetch_and(&e->inputs_missing, ~(1u << i));
+            return;
+        }
+}
+
+void mm__inputs_recheck(mm_engine_t *e, rd_kafka_t *rk) {
+    uint32_t missing = atomic_load(&e->inputs_missing);
+    if (!missing)
+        return;
+    /* Every topic, not the missing ones by name: asking for a topic by name
+     * can create it on a broker that auto-creates topics. */
+    const rd_kafka_metadata_t *md = NULL;
+    if (rd_kafka_metadata(rk, 1, NULL, &md, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    for (int i = 0; i < e->n_input_topics; i++)
+        if (missing & (1u << i) && find_topic(md, e->input_topic[i])) {
+            mm__info(e, "the input topic '%s' exists now", e->input_topic[i]);
+            mm__inputs_mark(e, e->input_topic[i], false);
+        }
+    rd_kafka_metadata_destroy(md);
+}
+
 /* The input's topic names, with or without partition lists. */
 static bool check_topics(mm_engine_t *e, const rd_kafka_metadata_t *md) {
     const char *outputs[2 + MM_MOMENT__COUNT + 1] = {e->conf.output_topic, e->conf.dlq_topic};
@@ -439,7 +468,7 @@ static bool check_topics(mm_engine_t *e, const rd_kafka_metadata_t *md) {
         }
         mm__error(e, "the input topic '%s' does not exist at %s; waiting for it", t,
                   e->bootstrap);
-        atomic_fetch_add(&e->topics_missing, 1);
+        mm__inputs_mark(e, t, true);
     }
     return true;
 }
@@ -659,16 +688,59 @@ void mm_engine_stats(mm_engine_t *e, mm_engine_stats_t *s) {
     for (int i = 0; i < MM_PARTITIONS_MAX; i++)
         s->partitions += e->parts[i].in_use;
     pthread_mutex_unlock(&e->parts_lock);
-    s->input_topics_missing = atomic_load(&e->topics_missing);
+    s->input_topics_missing = (uint32_t)__builtin_popcount(atomic_load(&e->inputs_missing));
     s->profiles_on = e->outputs.profiles;
     s->conversions_on = e->outputs.conversions;
     s->changelog_on = e->outputs.changelog;
     s->rules_generation = (uint32_t)atomic_load(&e->rules_generation);
 }
 
+/* A paused partition is not fetched, so the consumer's cached end of it
+ * stops moving: the broker is asked for the ends of the partitions waiting
+ * on the registry (outside the lock; a bounded number, each bounded in
+ * time), or their lag would stand still while their records pile up. */
+#define ASK_ENDS_MAX 32
+static void ask_waiting_ends(mm_engine_t *e) {
+    struct {
+        int slot;
+        char topic[256];
+        int32_t partition;
+        int64_t end;
+    } asked[ASK_ENDS_MAX];
+    int n = 0;
+    pthread_mutex_lock(&e->parts_lock);
+    for (int i = 0; i < MM_PARTITIONS_MAX && n < ASK_ENDS_MAX; i++) {
+        const mm__partition_t *p = &e->parts[i];
+        if (p->in_use && atomic_load_explicit(&p->waiting, memory_order_relaxed)) {
+            asked[n].slot = i;
+            memcpy(asked[n].topic, p->topic, sizeof(asked[n].topic));
+            asked[n++].partition = p->partition;
+        }
+    }
+    pthread_mutex_unlock(&e->parts_lock);
+    for (int i = 0; i < n; i++) {
+        int64_t low = -1;
+        asked[i].end = -1;
+        if (rd_kafka_query_watermark_offsets(e->consumer, asked[i].topic, asked[i].partition,
+                                             &low, &asked[i].end, 500) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            asked[i].end = -1;
+    }
+    pthread_mutex_lock(&e->parts_lock);
+    for (int i = 0; i < n; i++) {
+        mm__partition_t *p = &e->parts[asked[i].slot];
+        if (p->in_use && p->partition == asked[i].partition &&
+            strcmp(p->topic, asked[i].topic) == 0)
+            p->end_asked = asked[i].end;
+    }
+    pthread_mutex_unlock(&e->parts_lock);
+}
+
 void mm_engine_partitions(mm_engine_t *e,
                           void (*visit)(const mm_engine_partition_t *p, void *ctx),
                           void *ctx) {
+    if (e->consumer)
+        ask_waiting_ends(e);
     pthread_mutex_lock(&e->parts_lock);
     for (int i = 0; i < MM_PARTITIONS_MAX; i++) {
         const mm__partition_t *p = &e->parts[i];
@@ -679,13 +751,16 @@ void mm_engine_partitions(mm_engine_t *e,
             rd_kafka_get_watermark_offsets(e->consumer, p->topic, p->partition, &low, &high) !=
                 RD_KAFKA_RESP_ERR_NO_ERROR)
             high = -1;
+        bool waiting = atomic_load_explicit(&p->waiting, memory_order_relaxed);
+        if (waiting && p->end_asked > high)
+            high = p->end_asked;
         mm_engine_partition_t out = {
             .topic = p->topic,
             .partition = p->partition,
             .processed = atomic_load_explicit(&p->processed, memory_order_relaxed),
             .committed = atomic_load_explicit(&p->committed, memory_order_relaxed),
             .end = high,
-            .waiting = atomic_load_explicit(&p->waiting, memory_order_relaxed),
+            .waiting = waiting,
         };
         visit(&out, ctx);
     }

@@ -66,6 +66,8 @@ typedef struct mm__partition_s {
     _Atomic int64_t processed; /* worker: next offset to process */
     _Atomic int64_t committed; /* delivery: last committed offset */
     _Atomic bool waiting;      /* worker: parked on the schema registry */
+    int64_t end_asked;         /* the metrics: its end as the broker last
+                                * answered while it waited (-1 none) */
 } mm__partition_t;
 
 /* ----------------------------------------------------------------- tasks */
@@ -441,9 +443,9 @@ struct mm_engine_s {
     mm__partition_t parts[MM_PARTITIONS_MAX];
     int assigned; /* consumer thread */
     bool named_partitions;
-    /* input topics that do not exist (consumer thread writes) */
-    _Atomic uint32_t topics_missing;
-    char missing_topic[256];
+    /* input topics that do not exist: bit i is input_topic[i] (consumer
+     * thread writes, the metrics read) */
+    _Atomic uint32_t inputs_missing;
     int64_t missing_logged_ms;
     /* the input topics' partition counts at start (GET /users' owner) */
     int n_input_topics;
@@ -474,6 +476,12 @@ struct mm_engine_s {
 /** @brief The consumer thread's main. */
 void *mm__consume_main(void *arg);
 /** @brief librdkafka's rebalance callback (opaque: the engine). */
+/** Marks input topic @p topic missing or there (mm_input_topics_missing). */
+void mm__inputs_mark(mm_engine_t *e, const char *topic, bool missing);
+/** Clears the marks of missing input topics the cluster now has; a
+ * metadata request (bounded) only while some are missing. */
+void mm__inputs_recheck(mm_engine_t *e, rd_kafka_t *rk);
+
 void mm__consume_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t *parts, void *opaque);
 /** @brief A partition is ours: publish it and open its task on its worker. */

@@ -367,6 +367,10 @@ static void handle_record(mm__worker_t *w, rd_kafka_message_t *rkm, bool *keep) 
     task->eof = false;
     if (task->first_offset < 0)
         task->first_offset = rkm->offset;
+    /* Nothing processed yet: the lag counts from this record, which may
+     * wait (the registry) before it is. */
+    if (task->processed < 0 && task->pub)
+        atomic_store_explicit(&task->pub->processed, rkm->offset, memory_order_relaxed);
     task->seen = rkm->offset + 1;
     if (w->txn_broken)
         return; /* the transaction aborts and rewinds to before this record */

@@ -183,6 +183,7 @@ head -n 1 "$WORK/nobroker.own" >&2
 topic_exists() { kcat -b "$BOOTSTRAP" -L -m 10 2>/dev/null | grep -qF "topic \"$1\" with"; }
 topic_absent() { ! topic_exists "$1"; }
 PROBE="$RUN_ID.probe-undeclared"
+UNDECLARED_ON_PURPOSE+=("$PROBE")
 echo probe | kcat -b "$BOOTSTRAP" -P -t "$PROBE" -m 10 >/dev/null 2>&1 || true
 AUTO_CREATES=no
 topic_exists "$PROBE" && AUTO_CREATES=yes
