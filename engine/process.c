@@ -467,6 +467,9 @@ static mm_err_t write_conversion(mm__proc_t *proc, mm__task_t *task, size_t slot
 /* Rate-limited: a topic that refuses every record must not flood the log. */
 static void log_refusal(mm__proc_t *proc, const char *what, const mm__task_t *task,
                         int64_t offset, const mm_sink_ack_t *ack) {
+    char then[64] = "it goes to the dead-letter topic";
+    if (ack->again)
+        snprintf(then, sizeof(then), "it goes again cut to %zu bytes", ack->again_len);
     int64_t t = mm_now_ms();
     if (t - proc->refusal_logged_ms < 1000) {
         proc->refusals_unlogged++;
@@ -479,9 +482,9 @@ static void log_refusal(mm__proc_t *proc, const char *what, const mm__task_t *ta
     char line[512];
     snprintf(line, sizeof(line),
              "%s refused %s of %s [%" PRId32 "] offset %" PRId64
-             " (%zu bytes): %s; it goes to the dead-letter topic%s",
+             " (%zu bytes): %s; %s%s",
              ack->topic ? ack->topic : "the destination", what, task->topic, task->partition,
-             offset, ack->value.len, ack->reason ? ack->reason : "no reason given", more);
+             offset, ack->value.len, ack->reason ? ack->reason : "no reason given", then, more);
     if (proc->log)
         proc->log(4, line, proc->log_ctx);
     proc->refusal_logged_ms = t;
@@ -512,6 +515,10 @@ void mm__proc_ack(void *opaque, const mm_sink_ack_t *ack, void *cb_ctx) {
         return;
     }
     int64_t offset = mm_offsets_offset(task->offsets, ticket);
+    if (ack->again) {
+        log_refusal(proc, "a dead letter", task, offset, ack);
+        return; /* the ticket is settled by the smaller copy's ack */
+    }
     const char *topic = ack->topic ? ack->topic : "?";
     const char *why = ack->reason ? ack->reason : "no reason given";
     switch (ack->fault) {

@@ -167,8 +167,9 @@ static size_t value_room(const kafka_sink_t *ks, const rd_kafka_headers_t *hdrs,
 
 /* A dead letter refused as too large at @p refused_len bytes of value: again,
  * with half of it, halving while this producer refuses it at once.
- * @returns false when there is nothing left to cut or another error came. */
-static bool retry_dead_smaller(kafka_sink_t *ks, const rd_kafka_headers_t *hdrs,
+ * @returns the value length of the copy now on its way, or SIZE_MAX when
+ * there is nothing left to cut or another error came. */
+static size_t retry_dead_smaller(kafka_sink_t *ks, const rd_kafka_headers_t *hdrs,
                                mm_str_t key, mm_str_t value, size_t refused_len,
                                size_t original_len, void *opaque) {
     while (refused_len > 0) {
@@ -176,12 +177,12 @@ static bool retry_dead_smaller(kafka_sink_t *ks, const rd_kafka_headers_t *hdrs,
         rd_kafka_resp_err_t err = produce_dead(ks, rd_kafka_headers_copy(hdrs), key, value,
                                                len, original_len, opaque);
         if (!err)
-            return true;
+            return len;
         if (fault_of(err) != MM_SINK_FAULT_RECORD)
-            return false;
+            return SIZE_MAX;
         refused_len = len;
     }
-    return false;
+    return SIZE_MAX;
 }
 
 static mm_err_t write_dead(void *ctx, const mm_dead_letter_t *dl, void *opaque) {
@@ -234,9 +235,25 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *con
         rd_kafka_headers_t *hdrs = NULL;
         if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
             size_t original = original_size(hdrs, rkm->len);
-            if (retry_dead_smaller(ks, hdrs, key, value, rkm->len, original,
-                                   rkm->_private))
-                return; /* its fate comes with the smaller copy */
+            size_t again_len = retry_dead_smaller(ks, hdrs, key, value, rkm->len, original,
+                                                  rkm->_private);
+            if (again_len != SIZE_MAX) {
+                /* Its fate comes with the smaller copy; the refusal is
+                 * told now, so the log says what the broker answered. */
+                char why[256];
+                mm_sink_ack_t notice = {
+                    .err = MM_ERR_KAFKA,
+                    .fault = MM_SINK_FAULT_RECORD,
+                    .reason = describe(rkm->err, why, sizeof(why)),
+                    .topic = rd_kafka_topic_name(rkm->rkt),
+                    .key = key,
+                    .value = value,
+                    .again = true,
+                    .again_len = again_len,
+                };
+                ks->ack(rkm->_private, &notice, ks->ack_ctx);
+                return;
+            }
         }
     }
     report(ks, rkm->_private, rkm->err, rd_kafka_topic_name(rkm->rkt), key, value);

@@ -148,6 +148,11 @@ typedef struct mm_sink_ack_s {
     const char *topic;  /* where it was going */
     mm_str_t key;
     mm_str_t value; /* the bytes that were refused (a moment to dead-letter) */
+    /* Not its fate yet: the destination refused these bytes as too large and
+     * the sink wrote them again with the value cut to again_len bytes; the
+     * fate of that copy comes in a later ack. Only for dead letters. */
+    bool again;
+    size_t again_len;
 } mm_sink_ack_t;
 
 /**
