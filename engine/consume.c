@@ -170,6 +170,7 @@ static void run_loop(mm_engine_t *e) {
                 dispatch(e, e->batch[i]);
         }
         mm__engine_reap_rules(e);
+        mm__outputs_watch(e);
         if (atomic_load(&e->end_requested)) /* found while dispatching */
             return;
         if (e->conf.exit_on_eof && all_done(e)) {

@@ -162,6 +162,13 @@ static void eos_release(mm__worker_t *w, mm__task_t *task) {
 }
 
 static void eos_finish(mm__worker_t *w) {
+    if (w->txn_open && mm__engine_failing(w->engine)) {
+        /* What the run failed on (a deleted output topic) may be in this
+         * transaction: a commit would wait it out; its records are read
+         * again after a restart. */
+        abort_and_rewind(w, "the run is failing");
+        return;
+    }
     if (!commit(w) && w->txn_open)
         abort_and_rewind(w, "stopping");
 }

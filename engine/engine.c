@@ -49,6 +49,8 @@ mm__worker_t *mm__engine_owner(mm_engine_t *e, const char *topic, int32_t partit
 }
 
 void mm__engine_end(mm_engine_t *e, int code, const char *fmt, ...) {
+    if (code != 0)
+        atomic_store(&e->failing, true);
     atomic_store(&e->end_requested, true);
     pthread_mutex_lock(&e->end_lock);
     if (!*e->why || (code != 0 && e->exit_code == 0)) {
@@ -60,6 +62,8 @@ void mm__engine_end(mm_engine_t *e, int code, const char *fmt, ...) {
     }
     pthread_mutex_unlock(&e->end_lock);
 }
+
+bool mm__engine_failing(mm_engine_t *e) { return atomic_load(&e->failing); }
 
 static void mark_ended(mm_engine_t *e) {
     pthread_mutex_lock(&e->end_lock);
@@ -401,6 +405,36 @@ static void note_inputs(mm_engine_t *e, const rd_kafka_metadata_t *md) {
     }
 }
 
+void mm__outputs_watch(mm_engine_t *e) {
+    int64_t now = mm_now_ms();
+    if (now - e->outputs_checked_ms < 1000)
+        return;
+    e->outputs_checked_ms = now;
+    for (int i = 0; i < e->n_outputs; i++) {
+        if (!e->output_rkt[i] &&
+            !(e->output_rkt[i] = rd_kafka_topic_new(e->consumer, e->output_name[i], NULL)))
+            continue;
+        /* By name, from the consumer (it never asks the broker to create a
+         * topic); a broker that does not answer in time tells nothing. */
+        const rd_kafka_metadata_t *md = NULL;
+        if (rd_kafka_metadata(e->consumer, 0, e->output_rkt[i], &md, 500) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        rd_kafka_resp_err_t err = md->topic_cnt == 1 ? md->topics[0].err : 0;
+        rd_kafka_metadata_destroy(md);
+        if (err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+            continue;
+        mm__engine_end(e, 1,
+                       "the %s '%s' no longer exists at %s (deleted while the run wrote "
+                       "to it): %s",
+                       e->output_role[i], e->output_name[i], e->bootstrap,
+                       rd_kafka_err2str(err));
+        for (int w = 0; w < e->n_workers; w++)
+            mm__worker_cancel_outputs(e->workers[w]);
+        return;
+    }
+}
+
 void mm__inputs_mark(mm_engine_t *e, const char *topic, bool missing) {
     for (int i = 0; i < e->n_input_topics; i++)
         if (strcmp(e->input_topic[i], topic) == 0) {
@@ -429,25 +463,34 @@ void mm__inputs_recheck(mm_engine_t *e, rd_kafka_t *rk) {
     rd_kafka_metadata_destroy(md);
 }
 
-/* The input's topic names, with or without partition lists. */
-static bool check_topics(mm_engine_t *e, const rd_kafka_metadata_t *md) {
-    const char *outputs[2 + MM_MOMENT__COUNT + 1] = {e->conf.output_topic, e->conf.dlq_topic};
-    const char *roles[2 + MM_MOMENT__COUNT + 1] = {"output topic", "dead-letter topic"};
-    int n = 2;
-    name_topics(e); /* the moment topics; the others once features are known */
+/* The topics the run writes to and must find at start; the consumer thread
+ * watches them after (mm__outputs_watch). */
+static void list_outputs(mm_engine_t *e) {
+    int n = 0;
+    e->output_name[n] = e->conf.output_topic;
+    e->output_role[n++] = "output topic";
+    e->output_name[n] = e->conf.dlq_topic;
+    e->output_role[n++] = "dead-letter topic";
     if (e->conf.routing == MM_ROUTING_PER_TYPE)
         for (int t = 0; t < MM_MOMENT__COUNT; t++) {
-            outputs[n] = e->topic_names[MM__TOPIC_MOMENTS + t];
-            roles[n++] = "per-type output topic";
+            e->output_name[n] = e->topic_names[MM__TOPIC_MOMENTS + t];
+            e->output_role[n++] = "per-type output topic";
         }
     if (*e->conf.late_topic) {
-        outputs[n] = e->conf.late_topic;
-        roles[n++] = "late topic (mm.late.topic)";
+        e->output_name[n] = e->conf.late_topic;
+        e->output_role[n++] = "late topic (mm.late.topic)";
     }
-    for (int i = 0; i < n; i++)
-        if (!find_topic(md, outputs[i])) {
-            mm__engine_end(e, 1, "the %s '%s' does not exist at %s: create it first", roles[i],
-                           outputs[i], e->bootstrap);
+    e->n_outputs = n;
+}
+
+/* The input's topic names, with or without partition lists. */
+static bool check_topics(mm_engine_t *e, const rd_kafka_metadata_t *md) {
+    name_topics(e); /* the moment topics; the others once features are known */
+    list_outputs(e);
+    for (int i = 0; i < e->n_outputs; i++)
+        if (!find_topic(md, e->output_name[i])) {
+            mm__engine_end(e, 1, "the %s '%s' does not exist at %s: create it first",
+                           e->output_role[i], e->output_name[i], e->bootstrap);
             return false;
         }
     note_inputs(e, md);
@@ -633,6 +676,9 @@ void mm_engine_destroy(mm_engine_t *e) {
         mm__worker_destroy(e->workers[i]);
     if (e->queue)
         rd_kafka_queue_destroy(e->queue);
+    for (int i = 0; i < e->n_outputs; i++)
+        if (e->output_rkt[i])
+            rd_kafka_topic_destroy(e->output_rkt[i]);
     if (e->consumer)
         rd_kafka_destroy(e->consumer);
     while (e->retired) {

@@ -40,6 +40,7 @@ enum {
     MM__TOPIC_STATE,
     MM__TOPIC__COUNT
 };
+#define MM__OUTPUTS_MAX (MM__TOPIC__COUNT + 1) /* + the dead-letter topic */
 /* ------------------------------------------------------------------- log */
 
 void mm__log(const mm_engine_t *e, int level, const char *fmt, ...)
@@ -275,6 +276,9 @@ void mm__worker_assign(mm__worker_t *w, const char *topic, int32_t partition,
  * returns when done. @locality the consumer thread. */
 void mm__worker_revoke(mm__worker_t *w, const char *topic, int32_t partition, bool lost);
 void mm__worker_stop(mm__worker_t *w);
+/** @brief Drop the outputs its sink holds unsent (their acks come as
+ * failures, an open transaction can only abort). @locality any thread. */
+void mm__worker_cancel_outputs(mm__worker_t *w);
 void mm__worker_join(mm__worker_t *w);
 void mm__worker_destroy(mm__worker_t *w);
 
@@ -454,6 +458,13 @@ struct mm_engine_s {
     /* what is on (auto resolved at start) */
     mm__outputs_t outputs;
     char topic_names[MM__TOPIC__COUNT][256];
+    /* the topics written to, watched from the consumer thread (a deleted
+     * one stops the run; see mm__outputs_watch) */
+    const char *output_name[MM__OUTPUTS_MAX];
+    const char *output_role[MM__OUTPUTS_MAX];
+    rd_kafka_topic_t *output_rkt[MM__OUTPUTS_MAX];
+    int n_outputs;
+    int64_t outputs_checked_ms;
     /* the restore thread */
     pthread_t restore_thread;
     bool restore_started;
@@ -464,6 +475,7 @@ struct mm_engine_s {
     /* the run */
     _Atomic bool stop_requested;
     _Atomic bool end_requested; /* mm__engine_end was called */
+    _Atomic bool failing;       /* ... with a code other than 0 */
     pthread_t consumer_thread;
     bool consumer_started;
     pthread_mutex_t end_lock;
@@ -493,6 +505,13 @@ void mm__engine_finished(mm_engine_t *e);
 /** @brief End the run with @p code and a reason (first one wins). */
 void mm__engine_end(mm_engine_t *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/** @brief The run is ending in failure: a worker commits nothing more. */
+bool mm__engine_failing(mm_engine_t *e);
+/** Every second or so, whether each output topic still exists (consumer
+ * thread). One that was deleted ends the run with 1, naming it, and cancels
+ * what the workers' producers hold for it: a transaction would otherwise
+ * wait out transaction.timeout.ms on it, abort, and try again for ever. */
+void mm__outputs_watch(mm_engine_t *e);
 /** @brief The worker that owns a partition: stable for the run. */
 mm__worker_t *mm__engine_owner(mm_engine_t *e, const char *topic, int32_t partition);
 /** @brief Free the retired rules that no worker holds any more. */

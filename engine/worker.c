@@ -767,6 +767,11 @@ void mm__worker_stop(mm__worker_t *w) {
         free(ctl);
 }
 
+void mm__worker_cancel_outputs(mm__worker_t *w) {
+    if (w->sink && w->sink->ops->cancel)
+        w->sink->ops->cancel(w->sink->ctx);
+}
+
 void mm__worker_join(mm__worker_t *w) {
     if (w->started)
         pthread_join(w->thread, NULL);

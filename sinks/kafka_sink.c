@@ -274,6 +274,14 @@ static bool sink_fatal(void *ctx, char *errstr, size_t errstr_size) {
     return rd_kafka_fatal_error(ks->rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+/* librdkafka's purge is safe from any thread; a commit waiting on these
+ * messages returns at once with an abortable error. */
+static void sink_cancel(void *ctx) {
+    kafka_sink_t *ks = ctx;
+    rd_kafka_purge(ks->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                               RD_KAFKA_PURGE_F_NON_BLOCKING);
+}
+
 /* ----------------------------------------------------------- transactions */
 
 static mm_txn_res_t txn_result(rd_kafka_error_t *error, char *errstr, size_t errstr_size) {
@@ -345,6 +353,7 @@ static const mm_sink_ops_t mm_sink_kafka_ops = {
     .poll = sink_poll,
     .outstanding = outstanding,
     .fatal = sink_fatal,
+    .cancel = sink_cancel,
     .destroy = kafka_sink_destroy,
 };
 
@@ -355,6 +364,7 @@ static const mm_sink_ops_t mm_sink_kafka_txn_ops = {
     .poll = sink_poll,
     .outstanding = outstanding,
     .fatal = sink_fatal,
+    .cancel = sink_cancel,
     .txn_begin = txn_begin,
     .txn_commit = txn_commit,
     .txn_abort = txn_abort,

@@ -221,6 +221,10 @@ typedef struct mm_sink_ops_s {
     size_t (*outstanding)(void *ctx);
     /** A fatal client error, if any (text in @p errstr). */
     bool (*fatal)(void *ctx, char *errstr, size_t errstr_size);
+    /** Drop what is written but not yet sent: each ack comes as a failure
+     * (fault other). The only call another thread may make; NULL in a sink
+     * that holds nothing. */
+    void (*cancel)(void *ctx);
 
     /* Transactions; NULL in a sink without them. Each returns what the call
      * came to, with the destination's words in errstr. */
