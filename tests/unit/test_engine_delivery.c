@@ -272,6 +272,11 @@ START_TEST(test_dead_letter_the_broker_refuses_arrives_cut) {
     ck_assert_uint_eq(w.out.n, 4);
     assert_cut(&w, bad, 3000, 1500, 2);
     ck_assert_uint_eq(w.dlq.recs[0].len, 1500);
+    /* The log says what the broker answered, and what came of it. */
+    ck_assert_msg(mm_test_log_has(&w.log, "refused a dead letter of in [0] offset 2"), "%s",
+                  w.log.text);
+    ck_assert(mm_test_log_has(&w.log, "MSG_SIZE_TOO_LARGE"));
+    ck_assert(mm_test_log_has(&w.log, "it goes again cut to 1500 bytes"));
     mm_test_assert_committed_at_end(w.c, "g", "in", 1);
     free(bad);
     mm_test_world_free(&w);
