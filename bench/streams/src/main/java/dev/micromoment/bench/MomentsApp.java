@@ -89,6 +89,8 @@ public final class MomentsApp {
         "  verify BOOTSTRAP GROUP INPUT OUTPUT EXPECTED   GROUP's committed offsets are INPUT's",
         "        ends; OUTPUT holds EXPECTED keyed records (read_committed)",
         "  selfcheck LEXICON_DIR   classify known queries, exit 1 on a wrong answer",
+        "  classify LEXICON_DIR   events from stdin (JSON lines, or KEY<TAB>JSON as gen --keyed",
+        "        writes them) -> moments on stdout, as run would write them; no Kafka",
         "exit: 0 ok, 1 failure, 2 usage");
 
     public static void main(String[] args) {
@@ -133,6 +135,10 @@ public final class MomentsApp {
             if (a.length != 6)
                 throw new UsageException("verify needs BOOTSTRAP GROUP INPUT OUTPUT EXPECTED");
             return verify(a[1], a[2], a[3], a[4], Long.parseLong(a[5]));
+        case "classify":
+            if (a.length != 2)
+                throw new UsageException("classify needs LEXICON_DIR");
+            return classifyStdin(Path.of(a[1]));
         case "selfcheck":
             if (a.length != 2)
                 throw new UsageException("selfcheck needs LEXICON_DIR");
@@ -262,7 +268,7 @@ public final class MomentsApp {
         public void process(FixedKeyRecord<String, String> rec) {
             RecordMetadata md = ctx.recordMetadata().orElseThrow();
             records.increment();
-            String moment = momentOf(rec.value(), md);
+            String moment = momentOf(rec.value(), md, rec.timestamp());
             if (moment != null)
                 ctx.forward(rec.withValue(moment));
             int part = md.partition();
@@ -272,7 +278,13 @@ public final class MomentsApp {
     }
 
     /** The moment of an event as JSON, or null: not a query, no intent, or not an event. */
-    String momentOf(String value, RecordMetadata md) {
+    String momentOf(String value, RecordMetadata md, long recordTs) {
+        return momentOf(value, md.topic(), md.partition(), md.offset(), recordTs, keywords, moments, bad);
+    }
+
+    /** The same for any source (the classify command reads stdin); counts into moments and bad. */
+    static String momentOf(String value, String topic, int partition, long offset, long recordTs,
+                           Keywords keywords, LongAdder[] moments, LongAdder bad) {
         JsonNode ev;
         try {
             ev = value == null ? null : JSON.readTree(value);
@@ -286,18 +298,26 @@ public final class MomentsApp {
         if (!ev.path("type").asText().equals("query") || !ev.path("query").isTextual())
             return null;
         String lang = ev.path("lang").isTextual() ? ev.get("lang").asText() : null;
-        Keywords.Result r = keywords.classify(ev.get("query").asText(), lang);
+        // the event's time, else the record's (as micromoment does)
+        long ts = ev.path("ts").canConvertToLong() ? ev.get("ts").asLong() : recordTs;
+        Keywords.Context cx = new Keywords.Context(
+            ev.path("device").isTextual() ? ev.get("device").asText() : null,
+            ev.path("channel").isTextual() ? ev.get("channel").asText() : null, ts,
+            ev.path("tz_offset_min").canConvertToInt() ? ev.get("tz_offset_min").asInt() : null,
+            ev.path("in_store").isBoolean() ? ev.get("in_store").asBoolean() : null);
+        Keywords.Result r = keywords.classify(ev.get("query").asText(), lang, cx);
         if (r.best < 0)
             return null;
         moments[r.best].increment();
-        return encode(ev, r, md);
+        return encode(ev, r, topic, partition, offset, ts);
     }
 
-    private static String encode(JsonNode ev, Keywords.Result r, RecordMetadata md) {
+    private static String encode(JsonNode ev, Keywords.Result r, String topic, int partition,
+                                 long offset, long ts) {
         String type = Keywords.MOMENTS[r.best];
         ObjectNode m = JSON.createObjectNode();
         m.put("moment_id", UUID.nameUUIDFromBytes(
-            (md.topic() + "/" + md.partition() + "/" + md.offset() + "/" + type)
+            (topic + "/" + partition + "/" + offset + "/" + type)
                 .getBytes(StandardCharsets.UTF_8)).toString());
         m.put("moment", type);
         m.put("confidence", round3(r.confidence()));
@@ -306,8 +326,11 @@ public final class MomentsApp {
             scores.put(Keywords.MOMENTS[i], round3(r.scores[i]));
         ArrayNode signals = m.putArray("signals");
         for (Keywords.Entry e : r.matched)
-            signals.addObject().put("name", "keyword").put("value", e.phrase()).put("lang", r.lang);
-        signals.addObject().put("name", "lang").put("value", r.lang);
+            signals.addObject().put("name", "keyword").put("value", e.phrase());
+        if (r.topic)
+            signals.addObject().put("name", "topic");
+        if (r.lang != null)
+            signals.addObject().put("name", r.langInferred ? "lang_inferred" : "lang").put("value", r.lang);
         m.set("user_id", ev.get("user_id"));
         m.set("session_id", ev.get("session_id"));
         m.set("event_id", ev.get("event_id"));
@@ -321,12 +344,12 @@ public final class MomentsApp {
         ObjectNode cx = m.putObject("context");
         cx.set("device", ev.get("device"));
         cx.set("channel", ev.get("channel"));
-        if (ev.path("ts").canConvertToLong()) {
-            long minutes = ev.get("ts").asLong() / 60000 + ev.path("tz_offset_min").asLong(0);
-            cx.put("local_hour", Math.floorMod(minutes / 60, 24));
-        }
+        int hour = Keywords.localHour(new Keywords.Context(null, null, ts,
+            ev.path("tz_offset_min").canConvertToInt() ? ev.get("tz_offset_min").asInt() : null, null));
+        if (hour >= 0)
+            cx.put("local_hour", hour);
         ObjectNode src = m.putObject("source");
-        src.put("topic", md.topic()).put("partition", md.partition()).put("offset", md.offset());
+        src.put("topic", topic).put("partition", partition).put("offset", offset);
         try {
             return JSON.writeValueAsString(m);
         } catch (JsonProcessingException e) {
@@ -474,29 +497,66 @@ public final class MomentsApp {
         return new long[] {n, keyless};
     }
 
-    /** Queries whose moment the lexicons decide on their own; a wrong answer is a broken loader. */
+    /** The processor's work without Kafka: one moment line per event with an intent. */
+    private static int classifyStdin(Path lexicons) throws IOException {
+        Keywords k = Keywords.load(lexicons);
+        LongAdder[] m = {new LongAdder(), new LongAdder(), new LongAdder(), new LongAdder()};
+        LongAdder bad = new LongAdder();
+        long n = 0;
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8), 1 << 16);
+        var out = new java.io.PrintStream(new java.io.BufferedOutputStream(System.out, 1 << 16), false,
+                                          StandardCharsets.UTF_8);
+        for (String line; (line = in.readLine()) != null; n++) {
+            int tab = line.indexOf('\t'), brace = line.indexOf('{');
+            String value = tab >= 0 && (brace < 0 || tab < brace) ? line.substring(tab + 1) : line;
+            String moment = momentOf(value, "stdin", 0, n, 0, k, m, bad);
+            if (moment != null)
+                out.println(moment);
+        }
+        out.flush();
+        log(String.format("records %d, moments know %d go %d do %d buy %d, dead letters %d (skipped)",
+                          n, m[0].sum(), m[1].sum(), m[2].sum(), m[3].sum(), bad.sum()));
+        return out.checkError() ? 1 : 0;
+    }
+
+    /** Queries whose moment the rules decide on their own, one or more per kind of lexicon row;
+     * a wrong answer is a broken loader or matcher. */
     private static int selfcheck(Path lexicons) throws IOException {
         Keywords k = Keywords.load(lexicons);
         String[][] cases = {
-            {"how to change a bike tire", "en", "do"},
-            {"coffee near me", "en", "go"},
-            {"buy running shoes", "en", "buy"},
-            {"what is the capital of france", "en", "know"},
+            {"how to change a bike tire", "en", "do"},          // phrase over its word ("how")
+            {"coffee near me", "en", "go"},                     // go
+            {"buy running shoes", "en", "buy"},                 // buy + product
+            {"what is the capital of france", "en", "know"},    // know
             {"anleitung heizkörper entlüften", "de", "do"},
-            {"cómo cambiar una rueda", "es", "do"},
-            {"Anleitung Heizkorper", null, "do"},
-            {"the and of", "en", "none"},
+            {"cómo cambiar una rueda", "es", "do"},             // accents folded
+            {"Anleitung Heizkorper", null, "do"},               // no hint: inferred
+            {"the and of", "en", "none"},                       // stop words only
+            {"facebook", "en", "none"},                         // nav: navigational
+            {"nike", "en", "none"},                             // brand alone: a name
+            {"chase login", "en", "none"},                      // login + a short name
+            {"hello", "en", "none"},                            // chat
+            {"dr.dk", null, "none"},                            // a host name
+            {"alan alda", "en", "know"},                        // bare topic
+            {"nearest pharmacy", "en", "go"},                   // place
+            {"cheap winter jackets", "en", "buy"},              // price
+            {"best pizza near me", "en", "go"},                 // best next to a place
+            {"apoteket", "da", "go"},                           // affix row "apotek-"
+            {"naehe apotheke", "de", "go"},                     // derived spelling of nähe
+            {"how to make sourdough bread tutorail", "en", "do"}, // typo of a long row
         };
         int bad = 0;
         for (String[] c : cases) {
             Keywords.Result r = k.classify(c[0], c[1]);
             String got = r.best < 0 ? "none" : Keywords.MOMENTS[r.best];
             if (!got.equals(c[2])) {
-                System.err.printf("selfcheck: \"%s\" (%s): %s, expected %s%n", c[0], c[1], got, c[2]);
+                System.err.printf("selfcheck: \"%s\" (%s): %s, expected %s (scores %s)%n", c[0], c[1], got,
+                                  c[2], java.util.Arrays.toString(r.scores));
                 bad++;
             }
         }
-        System.err.printf("selfcheck: %d of %d queries as expected%n", cases.length - bad, cases.length);
+        System.err.printf("selfcheck: %d of %d queries as expected; %s%n", cases.length - bad,
+                          cases.length, k.describe());
         return bad == 0 ? 0 : 1;
     }
 
