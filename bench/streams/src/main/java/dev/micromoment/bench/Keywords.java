@@ -86,8 +86,12 @@ final class Keywords {
     /** folded pattern (" w1 w2 ", or without the space on an affix's open side) -> entries */
     private final Map<String, List<Entry>> patterns = new HashMap<>();
     private Node root = new Node();
-    /** typo targets: folded word -> its entries (ids ascending), by the word's first letter */
-    private final Map<Integer, List<TypoWord>> typoByFirst = new HashMap<>();
+    /** typo targets: folded word -> its entries (ids ascending), by first letter and length */
+    private final Map<Long, List<TypoWord>> typoIndex = new HashMap<>();
+
+    private static long typoKey(int first, int len) {
+        return (long) first << 8 | len;
+    }
 
     private record TypoWord(int[] cps, List<Entry> entries) {}
 
@@ -110,13 +114,17 @@ final class Keywords {
         }
         if (k.langs.isEmpty())
             throw new IOException(dir + ": no *.tsv lexicon");
+        k.en = k.langs.indexOf("en");
+        k.letterLang = new int[LETTER_LANG.length];
+        for (int r = 0; r < LETTER_LANG.length; r++)
+            k.letterLang[r] = k.langs.indexOf(LETTER_LANG[r]);
         Map<String, List<Entry>> typo = new TreeMap<>();
         for (Entry e : k.entries)
             if (k.typoTarget(e) != null)
                 typo.computeIfAbsent(k.typoTarget(e), w -> new ArrayList<>()).add(e);
         for (Map.Entry<String, List<Entry>> w : typo.entrySet()) {
             int[] cps = w.getKey().codePoints().toArray();
-            k.typoByFirst.computeIfAbsent(cps[0], c -> new ArrayList<>())
+            k.typoIndex.computeIfAbsent(typoKey(cps[0], cps.length), c -> new ArrayList<>())
                 .add(new TypoWord(cps, w.getValue()));
         }
         return k;
@@ -187,9 +195,12 @@ final class Keywords {
             return "duplicate phrase '" + phrase + "'";
         Entry e = new Entry(entries.size(), phrase, cls, w, lang, fd.n);
         entries.add(e);
-        if (!patterns.containsKey(pat))
-            root.add(pat, 0);
-        patterns.computeIfAbsent(pat, p -> new ArrayList<>()).add(e);
+        List<Entry> of = patterns.get(pat);
+        if (of == null) {
+            patterns.put(pat, of = new ArrayList<>());
+            root.add(pat, 0, of);
+        }
+        of.add(e);
         return null;
     }
 
@@ -240,11 +251,14 @@ final class Keywords {
     private static final class Node {
         char[] keys = new char[0];
         Node[] kids = new Node[0];
-        String pattern; // a pattern ends here
+        List<Entry> out; // a pattern ends here: its entries
+        boolean lead, trail; // its shape: a space at its start, at its end
 
-        void add(String p, int i) {
+        void add(String p, int i, List<Entry> entries) {
             if (i == p.length()) {
-                pattern = p;
+                out = entries;
+                lead = p.charAt(0) == ' ';
+                trail = p.charAt(p.length() - 1) == ' ';
                 return;
             }
             char c = p.charAt(i);
@@ -262,11 +276,18 @@ final class Keywords {
                 keys = nk;
                 kids = nn;
             }
-            kids[k].add(p, i + 1);
+            kids[k].add(p, i + 1, entries);
         }
 
         Node next(char c) {
-            int k = Arrays.binarySearch(keys, c);
+            char[] ks = keys;
+            if (ks.length <= 8) { // most nodes: a short linear scan
+                for (int k = 0; k < ks.length; k++)
+                    if (ks[k] == c)
+                        return kids[k];
+                return null;
+            }
+            int k = Arrays.binarySearch(ks, c);
             return k < 0 ? null : kids[k];
         }
     }
@@ -305,6 +326,7 @@ final class Keywords {
 
     private record CpFold(int kind, String text, int evidence) {}
 
+    private static final CpFold[] BMP_FOLDS = new CpFold[0x10000]; // filled on first use
     private static final Map<Integer, CpFold> CP_FOLDS = new ConcurrentHashMap<>();
 
     private static final Map<Integer, String> STROKES = Map.ofEntries(
@@ -396,6 +418,12 @@ final class Keywords {
     }
 
     private static CpFold cpFold(int cp) {
+        if (cp < 0x10000) {
+            CpFold f = BMP_FOLDS[cp];
+            if (f == null)
+                BMP_FOLDS[cp] = f = foldCp(cp); // the same value whichever thread computes it
+            return f;
+        }
         return CP_FOLDS.computeIfAbsent(cp, Keywords::foldCp);
     }
 
@@ -575,14 +603,11 @@ final class Keywords {
         for (int k = 0; k < buf.length(); k++) {
             Node n = root;
             for (int i = k; i < buf.length() && (n = n.next(buf.charAt(i))) != null; i++) {
-                if (n.pattern == null)
+                if (n.out == null)
                     continue;
-                String p = n.pattern;
-                int len = p.length();
-                boolean lead = p.charAt(0) == ' ', trail = p.charAt(len - 1) == ' ';
-                for (Entry e : patterns.get(p))
-                    hits.add(new Hit(e, k + (lead ? 1 : 0), trail ? k + len - 1 : k + len,
-                                     k + len - 1, len, false));
+                int len = i + 1 - k;
+                for (Entry e : n.out)
+                    hits.add(new Hit(e, k + (n.lead ? 1 : 0), n.trail ? i : i + 1, i, len, false));
             }
         }
         hits.sort((a, b) -> a.pos() != b.pos() ? Integer.compare(a.pos(), b.pos())
@@ -613,11 +638,12 @@ final class Keywords {
         return n >= 2 ? langs.indexOf(code.toString()) : -1;
     }
 
-    private static final Object[][] LETTER_RULES = {
-        {EVID_DA, "da", 1.5f}, {EVID_ET, "et", 2.0f}, {EVID_DE, "de", 2.0f},
-        {EVID_UMLAUT, "de", 0.75f}, {EVID_UMLAUT, "et", 0.75f}, {EVID_ES, "es", 2.0f},
-        {EVID_ACUTE, "es", 1.0f}, {EVID_E_ACUTE, "es", 0.5f},
-    };
+    private static final int[] LETTER_EVIDENCE = {EVID_DA, EVID_ET, EVID_DE, EVID_UMLAUT,
+        EVID_UMLAUT, EVID_ES, EVID_ACUTE, EVID_E_ACUTE};
+    private static final String[] LETTER_LANG = {"da", "et", "de", "de", "et", "es", "es", "es"};
+    private static final float[] LETTER_POINTS = {1.5f, 2.0f, 2.0f, 0.75f, 0.75f, 2.0f, 1.0f, 0.5f};
+    private int[] letterLang; // LETTER_LANG's lexicon indices (-1: none), set at load
+    private int en = -1;
 
     /** The language with the most evidence: a point per word of each hit, and the letters
      * (at most 3 of a kind); English on a tie, else the first; -1 without evidence. */
@@ -628,12 +654,12 @@ final class Keywords {
             score[h.entry().lang()] += h.entry().words();
             total += h.entry().words();
         }
-        for (Object[] r : LETTER_RULES) {
-            int n = f.evidence[(Integer) r[0]];
-            int lang = langs.indexOf((String) r[1]);
+        for (int r = 0; r < LETTER_EVIDENCE.length; r++) {
+            int n = f.evidence[LETTER_EVIDENCE[r]];
+            int lang = letterLang[r];
             if (n == 0 || lang < 0)
                 continue;
-            float pts = (Float) r[2] * (float) Math.min(n, 3);
+            float pts = LETTER_POINTS[r] * (float) Math.min(n, 3);
             score[lang] += pts;
             total += pts;
         }
@@ -643,7 +669,6 @@ final class Keywords {
         for (int i = 1; i < score.length; i++)
             if (score[i] > score[best])
                 best = i;
-        int en = langs.indexOf("en");
         if (en >= 0 && score[en] == score[best])
             best = en;
         return best;
@@ -692,19 +717,21 @@ final class Keywords {
                 continue;
             TypoWord found = null;
             boolean ambiguous = false;
-            for (TypoWord tw : typoByFirst.getOrDefault(cps[0], List.of())) {
-                if (Math.abs(tw.cps().length - cps.length) > 1 || !withinOneEdit(cps, tw.cps()))
-                    continue;
-                boolean inLang = lang < 0;
-                for (Entry en : tw.entries())
-                    inLang |= en.lang() == lang;
-                if (!inLang)
-                    continue;
-                if (found != null) {
-                    ambiguous = true;
-                    break;
+            for (int len = cps.length - 1; len <= cps.length + 1 && !ambiguous; len++) {
+                for (TypoWord tw : typoIndex.getOrDefault(typoKey(cps[0], len), List.of())) {
+                    if (!withinOneEdit(cps, tw.cps()))
+                        continue;
+                    boolean inLang = lang < 0;
+                    for (Entry en : tw.entries())
+                        inLang |= en.lang() == lang;
+                    if (!inLang)
+                        continue;
+                    if (found != null) {
+                        ambiguous = true;
+                        break;
+                    }
+                    found = tw;
                 }
-                found = tw;
             }
             if (found == null || ambiguous)
                 continue;
