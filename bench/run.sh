@@ -2,7 +2,9 @@
 # bench/run.sh: micromoment's benchmark (issue 6). `make bench` runs it with the build dir.
 #
 #   bench/run.sh [BUILD_DIR] [SECTION...]     SECTION: classifier e2e latency memory alloc
-#                                             kafka all (default all); profile (not in all)
+#                                             agreement kafka all (default all); profile (not
+#                                             in all). QUICK=1's all: classifier agreement kafka
+#                                             latency (on Kafka only): every target of issue 17
 #
 #   classifier  the classifier alone, in memory: 10k, 100k, 1M, 10M users (Zipf), events/s
 #               per core, ns/event, the 10M/10k cost ratio
@@ -13,6 +15,9 @@
 #               (producer -> broker -> consumer, the floor) and the kcat relay
 #   memory      resident bytes per tracked user (from classifier; alone it runs 1M users)
 #   alloc       jemalloc allocation counts, a run of N/2 vs N events -> allocations per event
+#   agreement   the same events (the kafka section's largest input) through `micromoment
+#               classify` and the Kafka Streams reference's classifier (no Kafka): moments
+#               per type from both and the share of events on which they agree
 #   kafka       on a real Apache Kafka (tests/kafka/kafka-broker.sh), 300k and 1M records:
 #               micromoment, the kcat relay and the Kafka Streams reference (bench/streams,
 #               built with Maven on first use), each with a fresh group and output topic,
@@ -27,7 +32,16 @@
 # MM_BENCH_LAT_LINGER (linger.ms of every producer in the latency section, default 20),
 # MM_BENCH_KAFKA_SIZES (records per kafka run, default "300000 1000000", QUICK "300000"),
 # MM_BENCH_KAFKA_ROUNDS (default 3, QUICK 1), MM_BENCH_STREAMS_ARGS (extra Kafka Streams
-# properties for the reference, "-X key=value ...").
+# properties for the reference, "-X key=value ..."), MM_BENCH_LAT_PCTS (rates of the latency
+# section, % of the peak, 0 = the low fixed rate; default "0 25 50 100", QUICK "50"),
+# MM_BENCH_LAT_TOOLS (default "hop micromoment kcat", QUICK "hop micromoment"),
+# MM_BENCH_LAT_DEV (1: latency on the development broker too; QUICK 0), MM_BENCH_KAFKA_PERF
+# (1: Kafka's ProducerPerformance / ConsumerPerformance; QUICK 0).
+#
+# A section or a system that fails is reported, not fatal to the report: a failed run of one
+# system on Kafka is recorded (kafka.jsonl, "failed") and that system is not run again; any
+# other failure stops the bench, and the report is still printed with what was measured and,
+# for every target not measured, why (failed.jsonl).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -46,13 +60,20 @@ OUT=${MM_BENCH_OUT:-$BUILD/bench-results}
 QUICK=${QUICK:-0}
 
 if [[ $QUICK == 1 ]]; then
+    # every target of issue 17 once, as short as that allows: the classifier at the user counts
+    # the targets name, real Kafka at both sizes (one round), latency at half the peak on Kafka
     CL_EVENTS=${MM_BENCH_CL_EVENTS:-300000}
-    CL_USERS=${MM_BENCH_CL_USERS:-10000,100000,1000000}
+    CL_USERS=${MM_BENCH_CL_USERS:-10000,1000000,10000000}
     N=${MM_BENCH_EVENTS:-200000}
     ROUNDS=${MM_BENCH_ROUNDS:-2}
     KROUNDS=${MM_BENCH_KAFKA_ROUNDS:-1}
-    KSIZES=${MM_BENCH_KAFKA_SIZES:-300000}
-    LAT_S=${MM_BENCH_LAT_SECONDS:-3}
+    KSIZES=${MM_BENCH_KAFKA_SIZES:-300000 1000000}
+    LAT_S=${MM_BENCH_LAT_SECONDS:-5}
+    LAT_PCTS=${MM_BENCH_LAT_PCTS:-50}
+    LAT_TOOLS=${MM_BENCH_LAT_TOOLS:-hop micromoment}
+    LAT_DEV=${MM_BENCH_LAT_DEV:-0}
+    KPERF=${MM_BENCH_KAFKA_PERF:-0}
+    [[ ${SECTIONS[*]} == all ]] && SECTIONS=(classifier agreement kafka latency)
 else
     CL_EVENTS=${MM_BENCH_CL_EVENTS:-4000000}
     CL_USERS=${MM_BENCH_CL_USERS:-10000,100000,1000000,10000000}
@@ -61,6 +82,10 @@ else
     KROUNDS=${MM_BENCH_KAFKA_ROUNDS:-3}
     KSIZES=${MM_BENCH_KAFKA_SIZES:-300000 1000000}
     LAT_S=${MM_BENCH_LAT_SECONDS:-10}
+    LAT_PCTS=${MM_BENCH_LAT_PCTS:-0 25 50 100}
+    LAT_TOOLS=${MM_BENCH_LAT_TOOLS:-hop micromoment kcat}
+    LAT_DEV=${MM_BENCH_LAT_DEV:-1}
+    KPERF=${MM_BENCH_KAFKA_PERF:-1}
 fi
 read -r -a KSIZES <<<"$KSIZES"
 GEN_USERS=1000000 # distinct users in the e2e stream (Zipf 0.8)
@@ -76,8 +101,18 @@ read -r -a EXTRA_ARGS <<<"${MM_BENCH_RUN_ARGS:-}"
 RUN_ARGS+=("${EXTRA_ARGS[@]}")
 
 say() { printf '%s\n' "$*" >&2; }
+SECTION=setup # the section running, for failed.jsonl
 step() { printf '\n== %s\n' "$*" >&2; }
-die() { say "bench: $*"; exit 1; }
+section() { SECTION=$1; shift; step "$@"; }
+json_str() { python3 -c 'import json,sys;print(json.dumps(sys.argv[1]))' "$1"; }
+# A failure: its reason goes to WORK/last_error (also from a $(...) subshell, where exit ends
+# only the subshell; a caller that handles it reads the reason there), and when it ends the
+# bench (the main shell) the EXIT trap records it in failed.jsonl and prints the report.
+die() {
+    say "bench: $*"
+    [[ -n ${WORK:-} && -d $WORK ]] && printf '%s\n' "$*" >"$WORK/last_error"
+    exit 1
+}
 want() { # section selected?
     local s
     for s in "${SECTIONS[@]}"; do [[ $s == "$1" || ($s == all && $1 != profile) ]] && return 0; done
@@ -95,25 +130,44 @@ mkdir -p "$OUT"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mm-bench.XXXXXX")
 PIDS=()
 KSTATE=""
+REPORTED=0
+finish() { # the end time and load average, then the report
+    python3 - "$OUT/meta.json" "$(loadavg)" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1])); m["loadavg_end"] = sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"), indent=1)
+EOF
+    step "results"
+    REPORTED=1
+    python3 "$SCRIPT_DIR/report.py" final "$OUT"
+}
 cleanup() {
-    local p
+    local rc=$? p why
+    trap - EXIT INT TERM
+    if ((rc != 0)) && [[ $REPORTED == 0 && -f $OUT/meta.json ]]; then
+        why=$(cat "$WORK/last_error" 2>/dev/null || echo "exit status $rc")
+        printf '{"section":"%s","reason":%s}\n' "$SECTION" "$(json_str "$why")" >>"$OUT/failed.jsonl"
+        say "bench: the $SECTION section failed ($why); the report follows with what was measured"
+        finish || true
+    fi
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     # the logs of every run and of the broker stay for a post-mortem
     mkdir -p "$OUT/logs" && cp "$WORK"/*.log "$WORK"/*.err "$OUT/logs/" 2>/dev/null || true
     sleep 0.2
     [[ -n $KSTATE ]] && "$REPO/tests/kafka/kafka-broker.sh" stop "$KSTATE" 2>/dev/null || true
     rm -rf "$WORK"
+    exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Results of this run only: fragments are rewritten by the sections that run.
-for s in classifier e2e latency memory alloc kafka profile; do
+for s in classifier e2e latency memory alloc agreement kafka profile; do
     want "$s" && rm -f "$OUT/$s".json* "$OUT/$s".txt
 done
 want e2e && rm -f "$OUT/e2e_default.json" "$OUT/e2e_group.json"
-rm -rf "$OUT/logs" "$OUT"/lat-*.dat
-python3 - "$OUT/meta.json" "$QUICK" "$(loadavg)" "$REPO" <<'EOF'
+rm -rf "$OUT/logs" "$OUT"/lat-*.dat "$OUT/failed.jsonl"
+python3 - "$OUT/meta.json" "$QUICK" "$(loadavg)" "$REPO" "${SECTIONS[*]}" <<'EOF'
 import json, os, platform, subprocess, sys, time
 def sh(c):
     try: return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
@@ -126,7 +180,8 @@ json.dump({"date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "quick": sys.argv[2] ==
            "git": sh("git -C %s describe --always --dirty" % sys.argv[4]),
            "kcat": sh("kcat -V | sed -n 's/^Version \\(.*\\)/\\1/p'"),
            "librdkafka": sh("pkg-config --modversion rdkafka"),
-           "loadavg_start": sys.argv[3]}, open(sys.argv[1], "w"), indent=1)
+           "loadavg_start": sys.argv[3], "sections": sys.argv[5].split()},
+          open(sys.argv[1], "w"), indent=1)
 EOF
 say "bench: results in $OUT (load average $(loadavg); quick=$QUICK)"
 
@@ -177,11 +232,15 @@ topic_end() { # BROKER TOPIC PARTS
     kcat -Q -b "$1" "${args[@]}" 2>/dev/null | awk '/offset/{s+=$NF} END{print s+0}'
 }
 
-PRELOADED=""
-preload() { # BROKER TOPIC EVENTS  (keyed gen records, same seed every time)
-    local t0 t1
+# gen's keyed records, GEN_N of them, generated once: every input of the bench is a prefix
+gen_events() {
     [[ -s $WORK/events.tsv ]] || "$MM" gen --events "$GEN_N" --users "$GEN_USERS" --zipf 0.8 \
         --seed 1 --keyed >"$WORK/events.tsv"
+}
+
+preload() { # BROKER TOPIC EVENTS  (keyed gen records, same seed every time)
+    local t0 t1
+    gen_events
     t0=$(now)
     head -n "$3" "$WORK/events.tsv" | kcat -P -b "$1" -t "$2" -K$'\t' -X linger.ms=50 \
         -X batch.num.messages=10000 -X queue.buffering.max.messages=1000000
@@ -255,26 +314,32 @@ compare_rounds() { # BROKER ROUNDS FRAGMENT TAG PARTS
 if want classifier || want memory; then
     users=$CL_USERS
     want classifier || users=1000000
-    step "classifier alone: $CL_EVENTS Zipf(0.8) events per user count, table pre-filled"
+    section classifier "classifier alone: $CL_EVENTS Zipf(0.8) events per user count, table pre-filled"
     IFS=, read -r -a ulist <<<"$users"
     for u in "${ulist[@]}"; do
         say "  $u users ..."
         t0=$(now)
-        "$BC" "$LEX" "$CL_EVENTS" "$u" 0.8 1 | tee -a "$OUT/classifier.jsonl" |
+        "$BC" "$LEX" "$CL_EVENTS" "$u" 0.8 1 >"$WORK/classifier.json" ||
+            die "bench_classifier failed at $u users"
+        tee -a "$OUT/classifier.jsonl" <"$WORK/classifier.json" |
             python3 "$SCRIPT_DIR/report.py" brief-classifier
         say "    ($(elapsed "$t0" "$(now)") s with corpus generation)"
     done
 fi
 
-if want e2e || want alloc || { want latency && [[ -z ${MM_BENCH_PEAK:-} ]]; } || want profile; then
+# latency on the development broker needs e2e's peak (or MM_BENCH_PEAK)
+DEV_LAT=0
+want latency && [[ $LAT_DEV == 1 ]] && DEV_LAT=1
+if want e2e || want alloc || { ((DEV_LAT)) && [[ -z ${MM_BENCH_PEAK:-} ]]; } || want profile; then
+    SECTION=e2e
     start_dev_broker
     preload "$BROKER" events "$N"
 fi
 
-if want e2e || { want latency && [[ -z ${MM_BENCH_PEAK:-} ]]; }; then
+if want e2e || { ((DEV_LAT)) && [[ -z ${MM_BENCH_PEAK:-} ]]; }; then
     r=$ROUNDS
     want e2e || r=1
-    step "end to end on the development broker: $N records, $PARTS partitions, $r rounds alternating"
+    section e2e "end to end on the development broker: $N records, $PARTS partitions, $r rounds alternating"
     compare_rounds "$BROKER" "$r" "$OUT/e2e.jsonl" e2e "$PARTS"
     if want e2e; then
         say "  once more as a consumer group member (-i events: waits for the group to form):"
@@ -292,7 +357,7 @@ if want e2e || { want latency && [[ -z ${MM_BENCH_PEAK:-} ]]; }; then
 fi
 
 if want alloc; then
-    step "allocations (jemalloc stats_print at exit): $((N / 2)) vs $N records"
+    section alloc "allocations (jemalloc stats_print at exit): $((N / 2)) vs $N records"
     preload "$BROKER" events-half $((N / 2))
     j1=$(mm_round "$BROKER" "bench-alloc-1-$$" "events-half:0-$((PARTS - 1))" micro-moments alloc-half \
         MALLOC_CONF=stats_print:true)
@@ -367,14 +432,14 @@ lat_tool_stop() {
 
 latency_section() { # TAG BROKER PEAK FRAGMENT  (BROKER ignored for dev: fresh per rate)
     local tag=$1 b=$2 peak=$3 frag=$4 tool pct rate j in out
-    for tool in hop micromoment kcat; do
+    for tool in $LAT_TOOLS; do
         case $tool in
         hop) in=lat-hop out=lat-hop ;;
         micromoment) in=lat-events out=lat-moments ;;
         kcat) in=lat-events out=lat-relay ;;
         esac
         # pct 0: a low fixed rate (MM_BENCH_LAT_FLOOR), the latency of a pipeline at rest
-        for pct in 0 25 50 100; do
+        for pct in $LAT_PCTS; do
             rate=$((pct ? peak * pct / 100 : ${MM_BENCH_LAT_FLOOR:-2000}))
             if [[ $tag == dev ]]; then
                 lat_broker_start
@@ -392,44 +457,45 @@ latency_section() { # TAG BROKER PEAK FRAGMENT  (BROKER ignored for dev: fresh p
     done
 }
 
-if want latency; then
+if ((DEV_LAT)); then
     peak=${MM_BENCH_PEAK:-$(python3 "$SCRIPT_DIR/report.py" peak "$OUT/e2e.jsonl")}
-    step "latency: send -> arrival, ${LAT_S} s per rate (+$LAT_WARMUP s warm-up), peak $peak records/s, linger.ms=$LAT_LINGER"
+    section latency "latency: send -> arrival, ${LAT_S} s per rate (+$LAT_WARMUP s warm-up), peak $peak records/s, linger.ms=$LAT_LINGER"
     latency_section dev "" "$peak" "$OUT/latency.jsonl"
 fi
 
 # ------------------------------------------------------------------ Kafka Streams reference
 
 # bench/streams: the same job written with Kafka Streams (see its pom.xml). Maven builds it
-# into BUILD/bench-streams on first use and again whenever its sources change (a stamp holds
-# their hash); the jars come from Maven Central through ~/.m2 (or MM_M2_REPO), as the test
+# (bench/streams/build.sh) into BUILD/bench-streams on first use and again whenever its
+# sources change; the jars come from Maven Central through ~/.m2 (or MM_M2_REPO), as the test
 # broker's do. Sets STREAMS_CP; returns 1 with STREAMS_WHY set when it cannot be built.
 STREAMS_SRC="$SCRIPT_DIR/streams"
 STREAMS_DIR="$BUILD/bench-streams"
 STREAMS_CP=""
 STREAMS_WHY=""
 streams_build() {
-    local hash mvn_args
-    command -v mvn >/dev/null || { STREAMS_WHY="no mvn on PATH"; return 1; }
-    command -v javac >/dev/null || { STREAMS_WHY="no javac on PATH (a JDK 17+)"; return 1; }
-    hash=$(cd "$STREAMS_SRC" && find pom.xml src -type f | LC_ALL=C sort | xargs sha256sum | sha256sum)
-    hash=${hash%% *}
-    if [[ ! -f $STREAMS_DIR/.stamp || $(cat "$STREAMS_DIR/.stamp") != "$hash" ]]; then
-        say "  building the Kafka Streams reference (bench/streams, Maven) into $STREAMS_DIR ..."
-        rm -rf "$STREAMS_DIR"
-        mvn_args=(-q -B -f "$STREAMS_SRC/pom.xml" package -Dmm.streams.dir="$STREAMS_DIR")
-        [[ -n ${MM_M2_REPO:-} ]] && mvn_args+=(-Dmaven.repo.local="$MM_M2_REPO")
-        if ! mvn "${mvn_args[@]}" >"$WORK/streams-build.log" 2>&1 </dev/null; then
-            tail -5 "$WORK/streams-build.log" >&2
-            STREAMS_WHY="mvn failed to build bench/streams (log: $OUT/logs/streams-build.log)"
-            return 1
-        fi
-        echo "$hash" >"$STREAMS_DIR/.stamp"
+    local rc=0
+    STREAMS_CP=$("$STREAMS_SRC/build.sh" "$STREAMS_DIR" 2>"$WORK/streams-build.err") || rc=$?
+    if ((rc != 0)); then
+        cat "$WORK/streams-build.err" >&2
+        STREAMS_CP=""
+        STREAMS_WHY=$( ((rc == 3)) && sed -n 's/^bench\/streams: //p' "$WORK/streams-build.err" | head -n1 ||
+            echo "its build failed (log: $STREAMS_DIR.log)")
+        return 1
     fi
-    STREAMS_CP="$STREAMS_DIR/mm-streams-bench.jar:$STREAMS_DIR/lib/*"
+    grep -q building "$WORK/streams-build.err" && say "  built the Kafka Streams reference into $STREAMS_DIR"
     # the reference's keyword matcher on known queries: a broken loader would make it cheap
-    streams_tool selfcheck "$LEX" 2>"$WORK/streams-selfcheck.log" ||
-        { cat "$WORK/streams-selfcheck.log" >&2; STREAMS_WHY="its selfcheck failed"; return 1; }
+    if ! streams_tool selfcheck "$LEX" 2>"$WORK/streams-selfcheck.log"; then
+        cat "$WORK/streams-selfcheck.log" >&2
+        STREAMS_WHY="its selfcheck failed: $(grep -m1 -v 'queries as expected' "$WORK/streams-selfcheck.log")"
+        STREAMS_CP=""
+        return 1
+    fi
+}
+streams_ready() { # built and checked once per bench run
+    [[ -n $STREAMS_CP ]] && return 0
+    [[ -n $STREAMS_WHY ]] && return 1
+    streams_build
 }
 streams_tool() { java -Xmx512m -cp "$STREAMS_CP" dev.micromoment.bench.MomentsApp "$@"; }
 
@@ -439,17 +505,26 @@ streams_round() { # BROKER GROUP IN OUT LOGNAME [-X KEY=VALUE]...
     shift 5
     read -r -a extra <<<"${MM_BENCH_STREAMS_ARGS:-}"
     timed_run "$log" java -cp "$STREAMS_CP" dev.micromoment.bench.MomentsApp run "$b" "$g" "$in" \
-        "$out" "$LEX" "$@" "${extra[@]}" || die "the Kafka Streams reference failed (log above)"
+        "$out" "$LEX" "$@" "${extra[@]}" ||
+        die "the Kafka Streams reference failed: $(grep -m1 -E 'failed|Exception|MomentsApp:' "$log" || tail -n1 "$log")"
 }
 
 # Real Kafka: per size, rounds alternating the systems over the same preloaded input, each run
 # with a fresh group (every system here is a group member: Kafka Streams and exactly-once
 # need one) and a fresh output topic. After each run, untimed, `verify` checks that the
 # group's committed offsets are the input's ends and that a read_committed reader finds
-# every record the system said it produced.
+# every record the system said it produced. A system whose run or check fails is recorded as
+# failed (a row with "failed": why) and not run again (KAFKA_FAILED); the others go on.
+KAFKA_FAILED=" "
+kafka_failed() { # SIZE MODE ROUND TOOL WHY
+    say "  [$(printf %-7s "$1") $2] round $3/$KROUNDS $(printf %-12s "$4") FAILED: $5 (not run again)"
+    printf '{"size":%d,"mode":"%s","round":%d,"tool":"%s","failed":%s}\n' "$1" "$2" "$3" "$4" \
+        "$(json_str "$5")" >>"$OUT/kafka.jsonl"
+    KAFKA_FAILED+="$4:$2 "
+}
 kafka_rounds() { # BROKER SIZE ROUNDS FRAGMENT
     local b=$1 size=$2 rounds=$3 frag=$4 in="events-$2" r sys tool mode name j out g want
-    local mm_eos st_eos
+    local mm_eos st_eos ok
     local systems=(micromoment:alos kcat:alos)
     [[ -n $STREAMS_CP ]] && systems+=(streams:alos)
     systems+=(micromoment:eos)
@@ -457,23 +532,36 @@ kafka_rounds() { # BROKER SIZE ROUNDS FRAGMENT
     for ((r = 1; r <= rounds; r++)); do
         for sys in "${systems[@]}"; do
             tool=${sys%:*} mode=${sys#*:}
+            [[ $KAFKA_FAILED == *" $sys "* ]] && continue
             name="k$size-$r-$tool-$mode"
             out="out-$name" g="bench-$name-$$"
             mm_eos=() st_eos=()
             [[ $mode == eos ]] && mm_eos=(-- -X mm.delivery=exactly-once) &&
                 st_eos=(-X processing.guarantee=exactly_once_v2)
+            rm -f "$WORK/last_error"
+            ok=1
             case $tool in
-            micromoment) j=$(mm_round "$b" "$g" "$in" "$out" "$name" "${mm_eos[@]}") ;;
-            kcat) j=$(kcat_round "$b" "$in" "$out" 32 "$g") ;;
-            streams) j=$(streams_round "$b" "$g" "$in" "$out" "$name" "${st_eos[@]}") ;;
+            micromoment) j=$(mm_round "$b" "$g" "$in" "$out" "$name" "${mm_eos[@]}") || ok=0 ;;
+            kcat) j=$(kcat_round "$b" "$in" "$out" 32 "$g") || ok=0 ;;
+            streams) j=$(streams_round "$b" "$g" "$in" "$out" "$name" "${st_eos[@]}") || ok=0 ;;
             esac
+            if ((!ok)); then
+                kafka_failed "$size" "$mode" "$r" "$tool" "$(cat "$WORK/last_error" 2>/dev/null ||
+                    echo "the run failed (log: $OUT/logs/$name.log)")"
+                continue
+            fi
             printf '{"size":%d,"mode":"%s","round":%d,"tool":"%s",%s\n' "$size" "$mode" "$r" \
                 "$tool" "${j#\{}" >>"$frag"
             say "  [$(printf %-7s "$size") $mode] round $r/$rounds $(printf %-12s "$tool") $(python3 "$SCRIPT_DIR/report.py" brief "$j")"
-            want=$(python3 "$SCRIPT_DIR/report.py" expect "$j" "$size") || die "$tool ($mode): $want"
-            if [[ -n $STREAMS_CP ]]; then
-                streams_tool verify "$b" "$g" "$in" "$out" "$want" 2>"$WORK/verify.log" ||
-                    { cat "$WORK/verify.log" >&2; die "$tool ($mode) did not do what it said (above)"; }
+            if ! want=$(python3 "$SCRIPT_DIR/report.py" expect "$j" "$size"); then
+                kafka_failed "$size" "$mode" "$r" "$tool" "$want"
+                continue
+            fi
+            if [[ -n $STREAMS_CP ]] &&
+                ! streams_tool verify "$b" "$g" "$in" "$out" "$want" 2>"$WORK/verify.log"; then
+                cat "$WORK/verify.log" >&2
+                kafka_failed "$size" "$mode" "$r" "$tool" \
+                    "did not do what it said: $(grep -m1 'verify:' "$WORK/verify.log" || tail -n1 "$WORK/verify.log")"
             fi
         done
     done
@@ -494,8 +582,32 @@ kafka_topics() { # PARTITIONS TOPIC...
     done
 }
 
+# The Kafka Streams reference classifies as micromoment does as far as a stateless keyword
+# classifier can: both classify the same events (the kafka section's largest input) offline,
+# and report.py compares them event by event.
+if want agreement; then
+    big=$(printf "%s\n" "${KSIZES[@]}" | sort -n | tail -n1)
+    section agreement "agreement: $big events through micromoment classify and the Kafka Streams reference's classifier (no Kafka)"
+    if ! streams_ready; then
+        say "  NOT RUN: $STREAMS_WHY"
+        printf '{"skipped":true,"reason":%s}\n' "$(json_str "$STREAMS_WHY")" >"$OUT/agreement.json"
+    else
+        gen_events
+        head -n "$big" "$WORK/events.tsv" | cut -f2- >"$WORK/ag-events.jsonl"
+        "$MM" classify -X mm.lexicon.dir="$LEX" <"$WORK/ag-events.jsonl" >"$WORK/ag-mm.jsonl" \
+            2>"$WORK/ag-mm.log" || die "micromoment classify failed: $(tail -n1 "$WORK/ag-mm.log")"
+        streams_tool classify "$LEX" <"$WORK/ag-events.jsonl" >"$WORK/ag-streams.jsonl" \
+            2>"$WORK/ag-streams.log" ||
+            die "the reference's classify failed: $(tail -n1 "$WORK/ag-streams.log")"
+        python3 "$SCRIPT_DIR/report.py" agreement "$WORK/ag-events.jsonl" "$WORK/ag-mm.jsonl" \
+            "$WORK/ag-streams.jsonl" >"$OUT/agreement.json"
+        python3 "$SCRIPT_DIR/report.py" brief-agreement "$OUT/agreement.json"
+        rm -f "$WORK"/ag-*.jsonl
+    fi
+fi
+
 if want kafka; then
-    step "real Apache Kafka (tests/kafka/kafka-broker.sh): ${KSIZES[*]} records, $KROUNDS rounds alternating"
+    section kafka "real Apache Kafka (tests/kafka/kafka-broker.sh): ${KSIZES[*]} records, $KROUNDS rounds alternating"
     K="$REPO/tests/kafka/kafka-broker.sh"
     rc=0
     kout=$(MM_KAFKA_PARENT_PID=$$ MM_KAFKA_PROPS="num.partitions=32" "$K" start "$BUILD/kafka" \
@@ -503,12 +615,13 @@ if want kafka; then
     if ((rc != 0)); then
         reason=$(grep -m1 'cannot provision' "$WORK/kafka-start.err" || tail -n1 "$WORK/kafka-start.err")
         say "  SKIPPED: real Kafka cannot be provisioned here: ${reason#kafka-broker: }"
-        printf '{"skipped":true,"reason":%s}\n' "$(python3 -c 'import json,sys;print(json.dumps(sys.argv[1]))' "$reason")" >"$OUT/kafka.json"
+        printf '{"skipped":true,"reason":%s}\n' "$(json_str "$reason")" >"$OUT/kafka.json"
     else
         KADDR=$(sed -n 1p <<<"$kout")
         KSTATE=$(sed -n 2p <<<"$kout")
         say "  Kafka at $KADDR (32 partitions per topic)"
-        streams_build || say "  the Kafka Streams reference is NOT run: $STREAMS_WHY"
+        streams_ready ||
+            say "  the Kafka Streams reference is NOT run: $STREAMS_WHY"
         topics=(micro-moments.dlq lat-events lat-moments lat-relay lat-hop)
         for size in "${KSIZES[@]}"; do
             topics+=("events-$size")
@@ -528,17 +641,22 @@ if want kafka; then
             kafka_rounds "$KADDR" "$size" "$KROUNDS" "$OUT/kafka.jsonl"
         done
         big=$(printf "%s\n" "${KSIZES[@]}" | sort -n | tail -n1)
-        say "  Kafka's ProducerPerformance ($big x 220 B, acks=1) ..."
-        "$K" tool "$KSTATE" ProducerPerformance --topic perf --num-records "$big" --record-size 220 \
-            --throughput -1 --producer-props bootstrap.servers="$KADDR" acks=1 \
-            >"$WORK/pperf.txt" 2>&1 || true
-        say "  Kafka's ConsumerPerformance ($big records of events-$big) ..."
-        "$K" tool "$KSTATE" ConsumerPerformance --bootstrap-server "$KADDR" --topic "events-$big" \
-            --messages "$big" --timeout 60000 >"$WORK/cperf.txt" 2>&1 || true
+        : >"$WORK/pperf.txt"
+        : >"$WORK/cperf.txt"
+        if [[ $KPERF == 1 ]]; then
+            say "  Kafka's ProducerPerformance ($big x 220 B, acks=1) ..."
+            "$K" tool "$KSTATE" ProducerPerformance --topic perf --num-records "$big" --record-size 220 \
+                --throughput -1 --producer-props bootstrap.servers="$KADDR" acks=1 \
+                >"$WORK/pperf.txt" 2>&1 || true
+            say "  Kafka's ConsumerPerformance ($big records of events-$big) ..."
+            "$K" tool "$KSTATE" ConsumerPerformance --bootstrap-server "$KADDR" --topic "events-$big" \
+                --messages "$big" --timeout 60000 >"$WORK/cperf.txt" 2>&1 || true
+        fi
         python3 "$SCRIPT_DIR/report.py" kafkaperf "$WORK/pperf.txt" "$WORK/cperf.txt" \
-            "$STREAMS_WHY" >"$OUT/kafka.json"
+            "$STREAMS_WHY" "$KPERF" >"$OUT/kafka.json"
         python3 "$SCRIPT_DIR/report.py" brief-kafka "$OUT/kafka.json"
         if want latency; then
+            SECTION=latency
             kpeak=$(python3 "$SCRIPT_DIR/report.py" peak "$OUT/kafka.jsonl")
             say "  latency on real Kafka, peak $kpeak records/s (micromoment after its group join):"
             latency_section kafka "$KADDR" "$kpeak" "$OUT/latency.jsonl"
@@ -549,7 +667,7 @@ if want kafka; then
 fi
 
 if want profile; then
-    step "profile: perf record -g of one e2e run"
+    section profile "profile: perf record -g of one e2e run"
     command -v perf >/dev/null || die "perf missing (apt-get install linux-perf)"
     perf record -F 999 -g -o "$WORK/perf.data" -- "$MM" run -b "$BROKER" -g "bench-prof-$$" \
         -i events -o micro-moments --exit-on-eof "${RUN_ARGS[@]}" \
@@ -561,10 +679,5 @@ if want profile; then
     say "$(head -25 "$OUT/profile.txt")"
 fi
 
-python3 - "$OUT/meta.json" "$(loadavg)" <<'EOF'
-import json, sys
-m = json.load(open(sys.argv[1])); m["loadavg_end"] = sys.argv[2]
-json.dump(m, open(sys.argv[1], "w"), indent=1)
-EOF
-step "results"
-python3 "$SCRIPT_DIR/report.py" final "$OUT"
+SECTION=report
+finish
