@@ -161,12 +161,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Results of this run only: fragments are rewritten by the sections that run.
+# Results of this run only: every fragment of an earlier run goes, also of sections this run
+# does not select (the report would print their figures as this run's).
 for s in classifier e2e latency memory alloc agreement kafka profile; do
-    want "$s" && rm -f "$OUT/$s".json* "$OUT/$s".txt
+    rm -f "$OUT/$s".json* "$OUT/$s".txt
 done
-want e2e && rm -f "$OUT/e2e_default.json" "$OUT/e2e_group.json"
-rm -rf "$OUT/logs" "$OUT"/lat-*.dat "$OUT/failed.jsonl"
+rm -f "$OUT/e2e_default.json" "$OUT/e2e_group.json" "$OUT/profile-dso.txt" "$OUT/failed.jsonl" \
+    "$OUT/throughput.dat" "$OUT/latest.json" "$OUT/report.txt" "$OUT/latest.png"
+rm -rf "$OUT/logs" "$OUT"/lat-*.dat
 python3 - "$OUT/meta.json" "$QUICK" "$(loadavg)" "$REPO" "${SECTIONS[*]}" <<'EOF'
 import json, os, platform, subprocess, sys, time
 def sh(c):
