@@ -170,7 +170,6 @@ static void run_loop(mm_engine_t *e) {
                 dispatch(e, e->batch[i]);
         }
         mm__engine_reap_rules(e);
-        mm__outputs_watch(e);
         if (atomic_load(&e->end_requested)) /* found while dispatching */
             return;
         if (e->conf.exit_on_eof && all_done(e)) {
@@ -185,6 +184,7 @@ static void run_loop(mm_engine_t *e) {
 /* Graceful stop: workers finish what they hold (bounded) and commit it, then
  * the consumer leaves the group (revokes find nothing left to do). */
 void mm__consume_shutdown(mm_engine_t *e) {
+    mm__watch_stop(e);
     for (int i = 0; i < e->n_workers; i++)
         if (e->workers[i])
             mm__worker_stop(e->workers[i]);

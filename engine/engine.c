@@ -232,6 +232,8 @@ mm_engine_t *mm_engine_new(const mm_engine_conf_t *conf, const rd_kafka_conf_t *
     pthread_cond_init(&e->end_cond, NULL);
     pthread_mutex_init(&e->restore_lock, NULL);
     pthread_cond_init(&e->restore_cond, NULL);
+    pthread_mutex_init(&e->watch_lock, NULL);
+    pthread_cond_init(&e->watch_cond, NULL);
     e->kafka = rd_kafka_conf_dup(kafka);
     char value[512];
     size_t size = sizeof(value);
@@ -405,17 +407,14 @@ static void note_inputs(mm_engine_t *e, const rd_kafka_metadata_t *md) {
     }
 }
 
-void mm__outputs_watch(mm_engine_t *e) {
-    int64_t now = mm_now_ms();
-    if (now - e->outputs_checked_ms < 1000)
-        return;
-    e->outputs_checked_ms = now;
+/* @returns whether an output topic is gone (the run is then ending). */
+static bool outputs_gone(mm_engine_t *e) {
     for (int i = 0; i < e->n_outputs; i++) {
         if (!e->output_rkt[i] &&
             !(e->output_rkt[i] = rd_kafka_topic_new(e->consumer, e->output_name[i], NULL)))
             continue;
-        /* By name, from the consumer (it never asks the broker to create a
-         * topic); a broker that does not answer in time tells nothing. */
+        /* By name, through the consumer (it never asks the broker to create
+         * a topic); a broker that does not answer in time tells nothing. */
         const rd_kafka_metadata_t *md = NULL;
         if (rd_kafka_metadata(e->consumer, 0, e->output_rkt[i], &md, 500) !=
             RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -431,8 +430,47 @@ void mm__outputs_watch(mm_engine_t *e) {
                        rd_kafka_err2str(err));
         for (int w = 0; w < e->n_workers; w++)
             mm__worker_cancel_outputs(e->workers[w]);
-        return;
+        return true;
     }
+    return false;
+}
+
+static void *watch_main(void *arg) {
+    mm_engine_t *e = arg;
+    pthread_mutex_lock(&e->watch_lock);
+    while (!e->watch_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&e->watch_cond, &e->watch_lock, &ts);
+        if (e->watch_stop)
+            break;
+        pthread_mutex_unlock(&e->watch_lock);
+        bool gone = outputs_gone(e);
+        pthread_mutex_lock(&e->watch_lock);
+        if (gone)
+            break;
+    }
+    pthread_mutex_unlock(&e->watch_lock);
+    return NULL;
+}
+
+bool mm__watch_start(mm_engine_t *e) {
+    if (e->conf.delivery != MM_DELIVERY_EXACTLY_ONCE)
+        return true; /* at-least-once hears of a deleted topic from its next write */
+    e->watch_started = pthread_create(&e->watch_thread, NULL, watch_main, e) == 0;
+    return e->watch_started;
+}
+
+void mm__watch_stop(mm_engine_t *e) {
+    if (!e->watch_started)
+        return;
+    pthread_mutex_lock(&e->watch_lock);
+    e->watch_stop = true;
+    pthread_cond_signal(&e->watch_cond);
+    pthread_mutex_unlock(&e->watch_lock);
+    pthread_join(e->watch_thread, NULL);
+    e->watch_started = false;
 }
 
 void mm__inputs_mark(mm_engine_t *e, const char *topic, bool missing) {
@@ -609,6 +647,10 @@ bool mm_engine_start(mm_engine_t *e) {
              e->conf.input_topics, e->n_workers,
              e->conf.delivery == MM_DELIVERY_EXACTLY_ONCE ? "exactly-once" : "at-least-once",
              e->conf.output_topic, e->conf.dlq_topic);
+    if (!mm__watch_start(e)) {
+        mm__engine_end(e, 1, "cannot start the thread that watches the output topics");
+        goto fail;
+    }
     if (pthread_create(&e->consumer_thread, NULL, mm__consume_main, e) != 0) {
         mm__engine_end(e, 1, "cannot start the consumer thread");
         goto fail;
@@ -696,6 +738,8 @@ void mm_engine_destroy(mm_engine_t *e) {
     pthread_cond_destroy(&e->end_cond);
     pthread_mutex_destroy(&e->restore_lock);
     pthread_cond_destroy(&e->restore_cond);
+    pthread_mutex_destroy(&e->watch_lock);
+    pthread_cond_destroy(&e->watch_cond);
     free(e);
 }
 

@@ -458,13 +458,17 @@ struct mm_engine_s {
     /* what is on (auto resolved at start) */
     mm__outputs_t outputs;
     char topic_names[MM__TOPIC__COUNT][256];
-    /* the topics written to, watched from the consumer thread (a deleted
-     * one stops the run; see mm__outputs_watch) */
+    /* the topics written to; exactly-once, the watch thread asks for them
+     * (see mm__watch_start) */
     const char *output_name[MM__OUTPUTS_MAX];
     const char *output_role[MM__OUTPUTS_MAX];
     rd_kafka_topic_t *output_rkt[MM__OUTPUTS_MAX];
     int n_outputs;
-    int64_t outputs_checked_ms;
+    pthread_t watch_thread;
+    bool watch_started;
+    bool watch_stop; /* under watch_lock */
+    pthread_mutex_t watch_lock;
+    pthread_cond_t watch_cond;
     /* the restore thread */
     pthread_t restore_thread;
     bool restore_started;
@@ -507,11 +511,14 @@ void mm__engine_end(mm_engine_t *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /** @brief The run is ending in failure: a worker commits nothing more. */
 bool mm__engine_failing(mm_engine_t *e);
-/** Every second or so, whether each output topic still exists (consumer
- * thread). One that was deleted ends the run with 1, naming it, and cancels
- * what the workers' producers hold for it: a transaction would otherwise
- * wait out transaction.timeout.ms on it, abort, and try again for ever. */
-void mm__outputs_watch(mm_engine_t *e);
+/** Exactly-once: a thread asks every second whether each output topic still
+ * exists. One that was deleted ends the run with 1, naming it, and cancels
+ * what the workers' producers hold: a transaction would otherwise wait out
+ * transaction.timeout.ms on it, abort, and try again for ever. Its own
+ * thread, because the consumer thread waits while a worker's ring is full,
+ * and a worker waits on that very transaction. */
+bool mm__watch_start(mm_engine_t *e);
+void mm__watch_stop(mm_engine_t *e);
 /** @brief The worker that owns a partition: stable for the run. */
 mm__worker_t *mm__engine_owner(mm_engine_t *e, const char *topic, int32_t partition);
 /** @brief Free the retired rules that no worker holds any more. */

@@ -530,7 +530,9 @@ static void serve_controls_failed(mm__worker_t *w) {
 
 static void worker_run(mm__worker_t *w) {
     w->last_commit_ms = mm_now_ms();
-    while (!worker_failed(w)) {
+    /* A run that is failing (another worker, a deleted output topic) takes
+     * nothing more: what a worker holds is read again after a restart. */
+    while (!worker_failed(w) && !mm__engine_failing(w->engine)) {
         quiesce(w);
         mm__worker_take_mail(w);
         size_t n = take_batch(w);
@@ -547,10 +549,10 @@ static void worker_run(mm__worker_t *w) {
     if (!atomic_load(&w->failed)) {
         w->delivery->finish(w);
         publish(w);
-        if (!atomic_load(&w->failed))
+        if (!atomic_load(&w->failed) && w->stopping)
             return;
     }
-    serve_controls_failed(w);
+    serve_controls_failed(w); /* until the stop: revokes still come */
 }
 
 static void *worker_main(void *arg) {
