@@ -501,8 +501,8 @@ void mm__inputs_recheck(mm_engine_t *e, rd_kafka_t *rk) {
     rd_kafka_metadata_destroy(md);
 }
 
-/* The topics the run writes to and must find at start; the consumer thread
- * watches them after (mm__outputs_watch). */
+/* The topics the run writes to and must find at start; exactly-once, the
+ * watch thread asks for them after (mm__watch_start). */
 static void list_outputs(mm_engine_t *e) {
     int n = 0;
     e->output_name[n] = e->conf.output_topic;

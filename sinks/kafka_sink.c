@@ -170,8 +170,8 @@ static size_t value_room(const kafka_sink_t *ks, const rd_kafka_headers_t *hdrs,
  * @returns the value length of the copy now on its way, or SIZE_MAX when
  * there is nothing left to cut or another error came. */
 static size_t retry_dead_smaller(kafka_sink_t *ks, const rd_kafka_headers_t *hdrs,
-                               mm_str_t key, mm_str_t value, size_t refused_len,
-                               size_t original_len, void *opaque) {
+                                 mm_str_t key, mm_str_t value, size_t refused_len,
+                                 size_t original_len, void *opaque) {
     while (refused_len > 0) {
         size_t len = refused_len / 2;
         rd_kafka_resp_err_t err = produce_dead(ks, rd_kafka_headers_copy(hdrs), key, value,
