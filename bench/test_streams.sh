@@ -119,13 +119,14 @@ per_type() { # FILE (event moment lines) -> "know N go N do N buy N"
 awk '{print $1, $4}' "$WORK/out.txt" | sort >"$WORK/all-got.txt"
 awk '$1 ~ /^t-/ {print $1, $4}' "$WORK/out.txt" | sort >"$WORK/hand-got.txt"
 awk '$1 !~ /^t-/ {print $1, $4}' "$WORK/out.txt" | sort >"$WORK/gen-got.txt"
-cut -f2- "$WORK/gen.tsv" | app classify "$LEX" 2>/dev/null |
+event_moments() { # moments (JSON lines) on stdin -> sorted "event_id moment" lines
     python3 -c 'import json,sys
-for l in sys.stdin: m = json.loads(l); print(m["event_id"], m["moment"])' | sort >"$WORK/gen-offline.txt"
+for l in sys.stdin: m = json.loads(l); print(m["event_id"], m["moment"])' | sort
+}
+cut -f2- "$WORK/gen.tsv" | app classify "$LEX" 2>/dev/null | event_moments >"$WORK/gen-offline.txt"
 # micromoment's own moments of the hand-written events: the expectation is the product's
 cut -f2- "$WORK/hand.tsv" | "$MM" classify -X mm.lexicon.dir="$LEX" 2>/dev/null |
-    python3 -c 'import json,sys
-for l in sys.stdin: m = json.loads(l); print(m["event_id"], m["moment"])' | sort >"$WORK/hand-mm.txt"
+    event_moments >"$WORK/hand-mm.txt"
 
 got_hand=$(per_type "$WORK/hand-got.txt")
 say "hand-written input: $got_hand (expected $EXPECT)"

@@ -467,14 +467,14 @@ static mm_err_t write_conversion(mm__proc_t *proc, mm__task_t *task, size_t slot
 /* Rate-limited: a topic that refuses every record must not flood the log. */
 static void log_refusal(mm__proc_t *proc, const char *what, const mm__task_t *task,
                         int64_t offset, const mm_sink_ack_t *ack) {
-    char then[64] = "it goes to the dead-letter topic";
-    if (ack->again)
-        snprintf(then, sizeof(then), "it goes again cut to %zu bytes", ack->again_len);
     int64_t t = mm_now_ms();
     if (t - proc->refusal_logged_ms < 1000) {
         proc->refusals_unlogged++;
         return;
     }
+    char then[64] = "it goes to the dead-letter topic";
+    if (ack->again)
+        snprintf(then, sizeof(then), "it goes again cut to %zu bytes", ack->again_len);
     char more[64] = "";
     if (proc->refusals_unlogged)
         snprintf(more, sizeof(more), " (and %" PRIu64 " more since the last line)",

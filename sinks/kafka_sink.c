@@ -62,8 +62,10 @@ static const char *describe(rd_kafka_resp_err_t err, char *buf, size_t size) {
     return buf;
 }
 
+/* An output's fate; or, with @p again_len other than SIZE_MAX, a refusal
+ * whose bytes go again cut to that length (the fate comes later). */
 static void report(kafka_sink_t *ks, void *opaque, rd_kafka_resp_err_t err,
-                   const char *topic, mm_str_t key, mm_str_t value) {
+                   const char *topic, mm_str_t key, mm_str_t value, size_t again_len) {
     char why[256];
     mm_sink_ack_t ack = {
         .err = err ? MM_ERR_KAFKA : MM_ERR_OK,
@@ -72,6 +74,8 @@ static void report(kafka_sink_t *ks, void *opaque, rd_kafka_resp_err_t err,
         .topic = topic,
         .key = key,
         .value = value,
+        .again = again_len != SIZE_MAX,
+        .again_len = again_len != SIZE_MAX ? again_len : 0,
     };
     ks->ack(opaque, &ack, ks->ack_ctx);
 }
@@ -108,7 +112,8 @@ static mm_err_t write_record(void *ctx, int topic, int32_t partition, mm_str_t k
     if (err && fault_of(err) == MM_SINK_FAULT_RECORD) {
         /* Refused before it left (over message.max.bytes): its fate is
          * known now, and it is the record's, not the stream's. */
-        report(ks, opaque, err, rd_kafka_topic_name(rkt), key, (mm_str_t){payload, len});
+        report(ks, opaque, err, rd_kafka_topic_name(rkt), key, (mm_str_t){payload, len},
+               SIZE_MAX);
         return MM_ERR_OK;
     }
     return err ? MM_ERR_KAFKA : MM_ERR_OK;
@@ -207,7 +212,7 @@ static mm_err_t write_dead(void *ctx, const mm_dead_letter_t *dl, void *opaque) 
     rd_kafka_resp_err_t err =
         produce_dead(ks, hdrs, dl->key, dl->value, len, dl->value.len, opaque);
     if (err && fault_of(err) == MM_SINK_FAULT_RECORD) {
-        report(ks, opaque, err, rd_kafka_topic_name(ks->dlq), dl->key, dl->value);
+        report(ks, opaque, err, rd_kafka_topic_name(ks->dlq), dl->key, dl->value, SIZE_MAX);
         return MM_ERR_OK;
     }
     return err ? MM_ERR_KAFKA : MM_ERR_OK;
@@ -231,32 +236,15 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *con
     kafka_sink_t *ks = conf_opaque;
     mm_str_t key = {rkm->key, rkm->key_len};
     mm_str_t value = {rkm->payload, rkm->len};
-    if (rkm->err && rkm->rkt == ks->dlq && fault_of(rkm->err) == MM_SINK_FAULT_RECORD) {
-        rd_kafka_headers_t *hdrs = NULL;
-        if (rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            size_t original = original_size(hdrs, rkm->len);
-            size_t again_len = retry_dead_smaller(ks, hdrs, key, value, rkm->len, original,
-                                                  rkm->_private);
-            if (again_len != SIZE_MAX) {
-                /* Its fate comes with the smaller copy; the refusal is
-                 * told now, so the log says what the broker answered. */
-                char why[256];
-                mm_sink_ack_t notice = {
-                    .err = MM_ERR_KAFKA,
-                    .fault = MM_SINK_FAULT_RECORD,
-                    .reason = describe(rkm->err, why, sizeof(why)),
-                    .topic = rd_kafka_topic_name(rkm->rkt),
-                    .key = key,
-                    .value = value,
-                    .again = true,
-                    .again_len = again_len,
-                };
-                ks->ack(rkm->_private, &notice, ks->ack_ctx);
-                return;
-            }
-        }
-    }
-    report(ks, rkm->_private, rkm->err, rd_kafka_topic_name(rkm->rkt), key, value);
+    size_t again_len = SIZE_MAX;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rkm->err && rkm->rkt == ks->dlq && fault_of(rkm->err) == MM_SINK_FAULT_RECORD &&
+        rd_kafka_message_headers(rkm, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        /* Its fate comes with the smaller copy; the refusal is told now,
+         * so the log says what the broker answered. */
+        again_len = retry_dead_smaller(ks, hdrs, key, value, rkm->len,
+                                       original_size(hdrs, rkm->len), rkm->_private);
+    report(ks, rkm->_private, rkm->err, rd_kafka_topic_name(rkm->rkt), key, value, again_len);
 }
 
 static void sink_poll(void *ctx, int timeout_ms) {
